@@ -1,0 +1,274 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The vmspy recording format: the one contract between the recorder
+ * (preload/, which writes it from inside the host process) and the analyzer
+ * (analyzer/, which reads it offline and must treat it as hostile input).
+ *
+ * A recording is a directory (mode 0700) holding:
+ *
+ *   meta        text, written once at start-up: "key value" lines, the first
+ *               line is "vmspy-recording <VMS_FORMAT_VERSION>".  Keys: see
+ *               VMS_META_* below.  Values are escaped with \n, \\ and \t.
+ *   log.<n>     one per log lane (n = 0, 1, ...).  A lane belongs to one live
+ *               thread at a time; when a thread has died its lane may be
+ *               taken over by a new thread (a THREAD_BEGIN record says so).
+ *               File = struct vms_log_header, then records.
+ *   snap.<n>    smaps + module snapshots (n = 0, 1, ...), text, see below.
+ *   leaks       optional, written by the exit-time reachability scan.
+ *
+ * Records.  Every record starts at a 4-byte aligned offset with a 32-bit
+ * little-endian word: low 8 bits = type, high 24 bits = body length in bytes.
+ * The body follows, then zero padding up to the next multiple of 4.  The
+ * writer stores the body first and publishes the word last (release store),
+ * and the file space after the last record is zero (reserved with
+ * posix_fallocate), so a reader stops at the first all-zero word: a process
+ * killed in the middle of a record leaves a clean end.  A VMS_REC_SKIP record
+ * fills the tail of a chunk that the next record did not fit.
+ *
+ * Bodies are sequences of LEB128 varints (unsigned) and strings (varint
+ * length, then bytes, no NUL).  Within one log, these fields are deltas
+ * against the log's running state (reset to zero at the start of the file):
+ *   seq   : seq = prev_seq + varint            (sequence numbers only grow)
+ *   addr  : addr = prev_addr + unzigzag(varint) (allocation addresses only)
+ * All other fields are absolute.  The field order per type is listed next to
+ * each type below; readers must ignore extra trailing bytes in a body (room
+ * for later fields) but reject bodies shorter than the listed fields.
+ *
+ * Sequence numbers are global to the process (one atomic counter).  An
+ * acquisition takes its number after the real call returned, a release before
+ * the real call: sorting all records of all logs by seq gives an order in
+ * which an address is never handed out twice without a release between.
+ * Records without a seq (STACK, TIME, SKIP) apply to the records after them
+ * in their own log.
+ *
+ * Stack ids are per log lane: id 0 means "no stack recorded"; ids 1, 2, ...
+ * are defined by STACK records in the same log before their first use.
+ *
+ * Snapshot files ("snap.<n>") are text:
+ *   vmspy-snapshot 1
+ *   seq <seq taken when the snapshot started>
+ *   time_ns <CLOCK_MONOTONIC ns>
+ *   reason start|interval|exit|user|dlopen|dlclose
+ *   label <escaped text>            (reason user only)
+ *   module <load-bias hex> <build-id hex or -> <escaped path>
+ *   segment <start hex> <end hex> <r|-><w|-><x|->   (PT_LOAD of the module above)
+ *   ...
+ *   pagemap <start hex> <end hex> <resident pages decimal>   (optional)
+ *   smaps
+ *   <raw /proc/self/smaps text up to end of file>
+ * A snapshot file without its "smaps" line, or cut short, was interrupted.
+ */
+#ifndef VMSPY_FORMAT_H
+#define VMSPY_FORMAT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#define VMS_FORMAT_VERSION 1
+#define VMS_VERSION_STRING "0.1.0"
+
+/* ---- meta keys (one per line, "key value") ------------------------------ */
+/* vmspy_version, pid, ppid, exe, argc, argv <i> <text>, start_realtime_ns,
+ * start_monotonic_ns, page_size, parent (recording of the parent process,
+ * when known), predecessor (recording of the image this one exec'd from,
+ * same pid), depth, interval_ms, argv_redacted 0|1 */
+
+/* ---- thread log file header (64 bytes) --------------------------------- */
+#define VMS_LOG_MAGIC "VMSPYLG1"
+#define VMS_LOG_HEADER_SIZE 64
+
+struct vms_log_header {
+	char magic[8];        /* VMS_LOG_MAGIC */
+	uint32_t version;     /* VMS_FORMAT_VERSION */
+	uint32_t lane;        /* n of log.<n> */
+	uint64_t chunk_size;  /* bytes per chunk (records never span chunks) */
+	uint64_t pid;
+	uint8_t reserved[32];
+};
+
+/* ---- record header word ------------------------------------------------ */
+#define VMS_REC_TYPE(w) ((unsigned)((w) & 0xffu))
+#define VMS_REC_LEN(w) ((uint32_t)((w) >> 8))
+#define VMS_REC_WORD(type, len) ((uint32_t)(type) | ((uint32_t)(len) << 8))
+#define VMS_REC_MAX_BODY ((1u << 24) - 1)
+#define VMS_ALIGN4(n) (((n) + 3u) & ~(size_t)3u)
+
+enum vms_rec_type {
+	VMS_REC_NONE = 0,   /* never written: the all-zero word ends a log */
+	/* varint fields in order: */
+	VMS_REC_SKIP = 1,   /* (none): ignore the body, go on after it */
+	VMS_REC_STACK = 2,  /* id, n, then n frames: frame[i] = frame[i-1] +
+			     * unzigzag(v) with frame[-1] = 0 (return
+			     * addresses, innermost first) */
+	VMS_REC_TIME = 3,   /* monotonic_ns (absolute) */
+	VMS_REC_ALLOC = 4,  /* seq, api, stack, addr, size, align; for
+			     * VMS_API_REALLOC/REALLOCARRAY also old_addr
+			     * (absolute, 0 for realloc(NULL, n)) */
+	VMS_REC_FREE = 5,   /* seq, api, addr (api = free, or realloc for the
+			     * release half of a moving realloc/realloc(p, 0)) */
+	VMS_REC_MMAP = 6,   /* seq, api, stack, addr, len, prot, flags, fd,
+			     * offset, dev, ino, path(string), old_addr,
+			     * old_len (mremap only, else 0) */
+	VMS_REC_MUNMAP = 7, /* seq, api, stack, addr, len (api = munmap, or
+			     * mremap for the release half of an mremap) */
+	VMS_REC_MPROTECT = 8, /* seq, stack, addr, len, prot */
+	VMS_REC_MADVISE = 9,  /* seq, stack, addr, len, advice */
+	VMS_REC_BRK = 10,     /* seq, api, stack, old_brk, new_brk */
+	VMS_REC_SHM_OPEN = 11,  /* seq, stack, fd, oflag, mode, name(string) */
+	VMS_REC_SHM_UNLINK = 12, /* seq, stack, name(string) */
+	VMS_REC_SHMGET = 13,  /* seq, stack, key, size, shmflg, shmid */
+	VMS_REC_SHMAT = 14,   /* seq, stack, shmid, addr, size, shmflg, key */
+	VMS_REC_SHMDT = 15,   /* seq, stack, addr */
+	VMS_REC_THREAD_BEGIN = 16, /* seq, tid, stack_lo, stack_hi, guard_size,
+				    * creator_lane, creator_stack (0 = main
+				    * thread / unknown creator: creator_lane
+				    * is then 0 and creator_stack 0),
+				    * pthread handle */
+	VMS_REC_THREAD_END = 17,   /* seq, tid */
+	VMS_REC_DLOPEN = 18,  /* seq, stack, flags, handle, path(string) */
+	VMS_REC_DLCLOSE = 19, /* seq, stack, handle, result */
+	VMS_REC_FORK = 20,    /* seq, api, stack, child_pid */
+	VMS_REC_SNAPSHOT = 21, /* seq, index (n of snap.<n>), reason */
+	VMS_REC_EXIT = 22,    /* seq, status (exit() argument when known, else
+			       * 0), dropped (events lost by the recorder) */
+	VMS_REC_DISABLED = 23, /* seq, errno: the recorder stopped writing this
+				* log (e.g. disk full), records after it lost */
+	VMS_REC_CREATE = 24,  /* seq, stack, handle: pthread_create returned in
+			       * the creating thread */
+	VMS_REC__COUNT
+};
+
+/* API ids: which hooked function produced a record.  Also the key order of
+ * "calls" in `vmspy summary --json`. */
+enum vms_api {
+	VMS_API_MALLOC = 0,
+	VMS_API_CALLOC,
+	VMS_API_REALLOC,
+	VMS_API_REALLOCARRAY,
+	VMS_API_FREE,
+	VMS_API_POSIX_MEMALIGN,
+	VMS_API_ALIGNED_ALLOC,
+	VMS_API_MEMALIGN,
+	VMS_API_VALLOC,
+	VMS_API_PVALLOC,
+	VMS_API_MMAP,
+	VMS_API_MMAP64,
+	VMS_API_MUNMAP,
+	VMS_API_MREMAP,
+	VMS_API_MPROTECT,
+	VMS_API_BRK,
+	VMS_API_SBRK,
+	VMS_API_SHM_OPEN,
+	VMS_API_SHM_UNLINK,
+	VMS_API_SHMGET,
+	VMS_API_SHMAT,
+	VMS_API_SHMDT,
+	VMS_API_MADVISE,
+	VMS_API_PTHREAD_CREATE,
+	VMS_API_DLOPEN,
+	VMS_API_DLCLOSE,
+	VMS_API_FORK,
+	VMS_API_VFORK,
+	VMS_API__COUNT
+};
+
+/* Snapshot reasons (VMS_REC_SNAPSHOT.reason and "reason" in snap.<n>). */
+enum vms_snap_reason {
+	VMS_SNAP_START = 0,
+	VMS_SNAP_INTERVAL,
+	VMS_SNAP_EXIT,
+	VMS_SNAP_USER,
+	VMS_SNAP_DLOPEN,
+	VMS_SNAP_DLCLOSE,
+	VMS_SNAP__COUNT
+};
+
+static const char *const vms_api_names[VMS_API__COUNT] = {
+	"malloc", "calloc", "realloc", "reallocarray", "free",
+	"posix_memalign", "aligned_alloc", "memalign", "valloc", "pvalloc",
+	"mmap", "mmap64", "munmap", "mremap", "mprotect", "brk", "sbrk",
+	"shm_open", "shm_unlink", "shmget", "shmat", "shmdt", "madvise",
+	"pthread_create", "dlopen", "dlclose", "fork", "vfork",
+};
+
+static const char *const vms_snap_reason_names[VMS_SNAP__COUNT] = {
+	"start", "interval", "exit", "user", "dlopen", "dlclose",
+};
+
+/* ---- varints ----------------------------------------------------------- */
+
+#define VMS_VARINT_MAX 10 /* bytes for a 64-bit value */
+
+/* Encode v at p; returns the number of bytes written (1..10).
+ * pre: p has VMS_VARINT_MAX bytes of room. */
+static inline size_t vms_varint_put(uint8_t *p, uint64_t v)
+{
+	size_t n = 0;
+	while (v >= 0x80) {
+		p[n++] = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	p[n++] = (uint8_t)v;
+	return n;
+}
+
+/* Decode a varint from [*p, end).  Returns 0 and advances *p on success,
+ * -1 when the input ends first or the value does not fit 64 bits. */
+static inline int vms_varint_get(const uint8_t **p, const uint8_t *end,
+				 uint64_t *out)
+{
+	uint64_t v = 0;
+	unsigned shift = 0;
+	const uint8_t *q = *p;
+	while (q < end) {
+		uint8_t b = *q++;
+		if (shift == 63 && b > 1)
+			return -1;
+		v |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80)) {
+			*p = q;
+			*out = v;
+			return 0;
+		}
+		shift += 7;
+		if (shift > 63)
+			return -1;
+	}
+	return -1;
+}
+
+static inline uint64_t vms_zigzag(int64_t v)
+{
+	return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+}
+
+static inline int64_t vms_unzigzag(uint64_t v)
+{
+	return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+}
+
+/* Encode a string (varint length, bytes).  pre: room for
+ * VMS_VARINT_MAX + len bytes.  Returns bytes written. */
+static inline size_t vms_string_put(uint8_t *p, const char *s, size_t len)
+{
+	size_t n = vms_varint_put(p, len);
+	memcpy(p + n, s, len);
+	return n + len;
+}
+
+/* Decode a string: *s points into the input (not NUL-terminated).
+ * Returns 0 or -1 when the input is too short. */
+static inline int vms_string_get(const uint8_t **p, const uint8_t *end,
+				 const char **s, size_t *len)
+{
+	uint64_t n;
+	if (vms_varint_get(p, end, &n) || n > (uint64_t)(end - *p))
+		return -1;
+	*s = (const char *)*p;
+	*len = (size_t)n;
+	*p += n;
+	return 0;
+}
+
+#endif /* VMSPY_FORMAT_H */

@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * VMSPY_* environment parsing (contract in config.h).  Runs once, in the
+ * library constructor, before any event is recorded.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct vms_config vms_config;
+
+static unsigned num(const char *name, unsigned def, unsigned lo, unsigned hi)
+{
+	const char *s = getenv(name);
+	uint64_t v;
+	if (!s || !*s)
+		return def;
+	if (vms_parse_u64(s, &v) || v < lo || v > hi) {
+		char a[24], b[24], d[24];
+		a[vms_fmt_u64(a, lo)] = 0;
+		b[vms_fmt_u64(b, hi)] = 0;
+		d[vms_fmt_u64(d, def)] = 0;
+		vms_note(name, "='", s, "' is not a number in ", a, "..", b,
+			 "; using ", d, (char *)NULL);
+		return def;
+	}
+	return (unsigned)v;
+}
+
+static int flag(const char *name, int def)
+{
+	const char *s = getenv(name);
+	if (!s || !*s)
+		return def;
+	if (!strcmp(s, "1") || !strcmp(s, "yes") || !strcmp(s, "true"))
+		return 1;
+	if (!strcmp(s, "0") || !strcmp(s, "no") || !strcmp(s, "false"))
+		return 0;
+	vms_note(name, "='", s, "' is not 0 or 1; using ",
+		 def ? "1" : "0", (char *)NULL);
+	return def;
+}
+
+void vms_config_load(void)
+{
+	struct vms_config *c = &vms_config;
+	c->depth = num("VMSPY_DEPTH", 64, 1, 256);
+	c->interval_ms = num("VMSPY_INTERVAL_MS", 1000, 0, 3600000);
+	c->follow = flag("VMSPY_FOLLOW", 1);
+	c->quiet = flag("VMSPY_QUIET", 0);
+	c->leak_scan = flag("VMSPY_LEAK_SCAN", 1);
+	c->redact_argv = flag("VMSPY_REDACT_ARGV", 0);
+	c->chunk_size = (size_t)num("VMSPY_CHUNK_KB", 1024, 64, 65536) * 1024;
+
+	c->out[0] = 0;
+	const char *out = getenv("VMSPY_OUT");
+	if (!out || !*out)
+		return;
+	struct vms_buf b = { c->out, 0, sizeof(c->out) - 1, 0 };
+	if (out[0] != '/') {
+		char cwd[PATH_MAX];
+		if (!getcwd(cwd, sizeof(cwd))) {
+			vms_note("VMSPY_OUT='", out,
+				 "' is relative and the current directory is unknown; using the default name",
+				 (char *)NULL);
+			return;
+		}
+		vms_buf_str(&b, cwd);
+		vms_buf_str(&b, "/");
+	}
+	vms_buf_str(&b, out);
+	while (b.len > 1 && c->out[b.len - 1] == '/')
+		b.len--;
+	c->out[b.len] = 0;
+	if (b.overflow) {
+		vms_note("VMSPY_OUT='", out,
+			 "' is too long; using the default name", (char *)NULL);
+		c->out[0] = 0;
+	}
+}

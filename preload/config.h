@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Recorder configuration from VMSPY_* environment variables, read once at
+ * start-up (never from a hook).  A bad value gives one line on stderr and
+ * the default; the host keeps running.
+ */
+#ifndef VMS_CONFIG_H
+#define VMS_CONFIG_H
+
+#include <limits.h>
+#include <stddef.h>
+
+#include "prim.h"
+
+struct vms_config {
+	char out[PATH_MAX];  /* VMSPY_OUT, made absolute; "" = default name */
+	unsigned depth;      /* VMSPY_DEPTH, 1..256, default 64 */
+	unsigned interval_ms; /* VMSPY_INTERVAL_MS, 0 = off, default 1000 */
+	int follow;          /* VMSPY_FOLLOW, default 1 */
+	int quiet;           /* VMSPY_QUIET, default 0 */
+	int leak_scan;       /* VMSPY_LEAK_SCAN, default 1 */
+	int redact_argv;     /* VMSPY_REDACT_ARGV, default 0 */
+	size_t chunk_size;   /* VMSPY_CHUNK_KB * 1024, default 1 MiB */
+};
+
+extern struct vms_config vms_config VMS_HIDDEN;
+
+/* Fills vms_config from the environment. */
+VMS_HIDDEN void vms_config_load(void);
+
+#endif /* VMS_CONFIG_H */

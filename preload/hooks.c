@@ -1,0 +1,622 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The interposed symbols: the malloc family, the mapping calls, brk/sbrk,
+ * POSIX and SysV shm, madvise/mprotect, pthread_create, dlopen/dlclose and
+ * fork.  Each hook calls the real function and hands the result to the
+ * recorder (recorder.h): it returns exactly what the real call returned and
+ * keeps its errno.  Releases take their sequence number before the real
+ * call, acquisitions after (DESIGN.md, ordering).
+ *
+ * Must never: allocate through the host's malloc, recurse (the guard makes
+ * anything called from inside a hook pass straight through), or record a
+ * call that failed.
+ */
+#include "hooks.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "recorder.h"
+
+#define RA __builtin_return_address(0)
+
+struct vms_real vms_real;
+static volatile int resolved;
+static volatile int resolving;
+
+/* ---- bootstrap pool ------------------------------------------------------
+ * dlsym may calloc before the real allocator is known.  Those few blocks
+ * come from here; free() of one is ignored, realloc() moves it out. */
+
+#define POOL_SIZE (256 * 1024)
+static _Alignas(64) uint8_t pool[POOL_SIZE];
+static size_t pool_used;
+
+struct pool_hdr {
+	size_t size;
+	size_t pad;
+};
+
+static void *pool_alloc(size_t n, size_t align)
+{
+	if (align < 16)
+		align = 16;
+	for (;;) {
+		size_t used = vms_atomic_load_relaxed(&pool_used);
+		size_t start = (used + sizeof(struct pool_hdr) + align - 1) &
+			       ~(align - 1);
+		if (n > POOL_SIZE || start + n > POOL_SIZE) {
+			errno = ENOMEM;
+			return NULL;
+		}
+		if (vms_atomic_cas_acq_rel(&pool_used, &used, start + n)) {
+			struct pool_hdr *h = (void *)(pool + start - sizeof(*h));
+			h->size = n;
+			return pool + start;
+		}
+	}
+}
+
+static inline int in_pool(const void *p)
+{
+	return (const uint8_t *)p >= pool && (const uint8_t *)p < pool + POOL_SIZE;
+}
+
+static size_t pool_size(const void *p)
+{
+	return ((const struct pool_hdr *)p - 1)->size;
+}
+
+/* ---- resolution --------------------------------------------------------- */
+
+#define RESOLVE(field, name) \
+	(*(void **)(&vms_real.field) = dlsym(RTLD_NEXT, name))
+
+int vms_hooks_resolve(void)
+{
+	if (resolved)
+		return 1;
+	if (resolving)
+		return 0;
+	resolving = 1;
+	vms_barrier();
+	RESOLVE(malloc, "malloc");
+	RESOLVE(calloc, "calloc");
+	RESOLVE(realloc, "realloc");
+	RESOLVE(reallocarray, "reallocarray");
+	RESOLVE(posix_memalign, "posix_memalign");
+	RESOLVE(aligned_alloc, "aligned_alloc");
+	RESOLVE(memalign, "memalign");
+	RESOLVE(valloc, "valloc");
+	RESOLVE(pvalloc, "pvalloc");
+	RESOLVE(brk, "brk");
+	RESOLVE(sbrk, "sbrk");
+	RESOLVE(shm_open, "shm_open");
+	RESOLVE(shm_unlink, "shm_unlink");
+	RESOLVE(shmget, "shmget");
+	RESOLVE(shmat, "shmat");
+	RESOLVE(shmdt, "shmdt");
+	RESOLVE(pthread_create, "pthread_create");
+	RESOLVE(dlopen, "dlopen");
+	RESOLVE(dlclose, "dlclose");
+	RESOLVE(fork, "fork");
+	RESOLVE(fork_nohandlers, "_Fork");
+	/* free last: it is the flag the fast paths test. */
+	RESOLVE(free, "free");
+	vms_barrier();
+	resolved = vms_real.malloc && vms_real.free && vms_real.calloc &&
+		   vms_real.realloc;
+	resolving = 0;
+	if (!resolved)
+		vms_note("cannot find the real malloc; not recording",
+			 (char *)NULL);
+	return resolved;
+}
+
+static inline int ready(void)
+{
+	return VMS_LIKELY(resolved) || vms_hooks_resolve();
+}
+
+/* ---- the malloc family -------------------------------------------------- */
+
+/* Common tail of every allocating hook: record a success, keep errno. */
+static inline void *alloc_done(unsigned api, const void *ra, void *p,
+			       size_t size, size_t align)
+{
+	if (VMS_LIKELY(p != NULL)) {
+		int e = errno;
+		vms_record_alloc(api, ra, p, size, align, NULL);
+		errno = e;
+	}
+	vms_guard_leave();
+	return p;
+}
+
+VMS_EXPORT void *malloc(size_t n)
+{
+	if (VMS_UNLIKELY(!ready()))
+		return pool_alloc(n, 16);
+	if (!vms_guard_enter())
+		return vms_real.malloc(n);
+	return alloc_done(VMS_API_MALLOC, RA, vms_real.malloc(n), n, 0);
+}
+
+VMS_EXPORT void *calloc(size_t nmemb, size_t size)
+{
+	if (VMS_UNLIKELY(!ready())) {
+		size_t total;
+		if (__builtin_mul_overflow(nmemb, size, &total)) {
+			errno = ENOMEM;
+			return NULL;
+		}
+		return pool_alloc(total, 16); /* static memory is zero */
+	}
+	if (!vms_guard_enter())
+		return vms_real.calloc(nmemb, size);
+	return alloc_done(VMS_API_CALLOC, RA, vms_real.calloc(nmemb, size),
+			  nmemb * size, 0);
+}
+
+VMS_EXPORT void free(void *p)
+{
+	if (!p || VMS_UNLIKELY(in_pool(p)))
+		return;
+	if (VMS_UNLIKELY(!ready()))
+		return; /* cannot happen: p came from somewhere real */
+	if (!vms_guard_enter()) {
+		vms_real.free(p);
+		return;
+	}
+	int e = errno;
+	vms_record_free(VMS_API_FREE, vms_seq_next(), p);
+	errno = e;
+	vms_real.free(p);
+	vms_guard_leave();
+}
+
+static void *realloc_common(unsigned api, const void *ra, void *old,
+			    size_t nmemb, size_t size)
+{
+	size_t n;
+	if (__builtin_mul_overflow(nmemb, size, &n)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (VMS_UNLIKELY(in_pool(old) || !ready())) {
+		/* Move a bootstrap block into the real heap (or the pool). */
+		void *p = ready() ? malloc(n) : pool_alloc(n, 16);
+		if (p && old) {
+			size_t o = pool_size(old);
+			memcpy(p, old, o < n ? o : n);
+		}
+		return p;
+	}
+	if (!vms_guard_enter())
+		return api == VMS_API_REALLOC
+			       ? vms_real.realloc(old, n)
+			       : vms_real.reallocarray(old, nmemb, size);
+	uint64_t seq = old ? vms_seq_next() : 0;
+	void *p = api == VMS_API_REALLOC ? vms_real.realloc(old, n)
+					 : vms_real.reallocarray(old, nmemb,
+								 size);
+	int e = errno;
+	/* glibc: realloc(p, 0) frees p and returns NULL; a failed realloc
+	 * leaves p alone. */
+	if (old && (p || n == 0))
+		vms_record_free(api, seq, old);
+	if (p)
+		vms_record_alloc(api, ra, p, n, 0, old);
+	errno = e;
+	vms_guard_leave();
+	return p;
+}
+
+VMS_EXPORT void *realloc(void *old, size_t n)
+{
+	return realloc_common(VMS_API_REALLOC, RA, old, 1, n);
+}
+
+VMS_EXPORT void *reallocarray(void *old, size_t nmemb, size_t size)
+{
+	if (VMS_UNLIKELY(!ready()) || !vms_real.reallocarray)
+		return realloc_common(VMS_API_REALLOC, RA, old, nmemb, size);
+	return realloc_common(VMS_API_REALLOCARRAY, RA, old, nmemb, size);
+}
+
+VMS_EXPORT int posix_memalign(void **out, size_t align, size_t n)
+{
+	if (VMS_UNLIKELY(!ready())) {
+		if (!align || (align & (align - 1)) || align % sizeof(void *))
+			return EINVAL;
+		void *p = pool_alloc(n, align);
+		if (!p)
+			return ENOMEM;
+		*out = p;
+		return 0;
+	}
+	if (!vms_guard_enter())
+		return vms_real.posix_memalign(out, align, n);
+	int rc = vms_real.posix_memalign(out, align, n);
+	alloc_done(VMS_API_POSIX_MEMALIGN, RA, rc ? NULL : *out, n, align);
+	return rc;
+}
+
+#define ALIGNED_HOOK(name, api, params, args, size_expr, align_expr)        \
+	VMS_EXPORT void *name params                                        \
+	{                                                                   \
+		if (VMS_UNLIKELY(!ready()))                                 \
+			return pool_alloc(size_expr, align_expr);           \
+		if (!vms_guard_enter())                                     \
+			return vms_real.name args;                          \
+		return alloc_done(api, RA, vms_real.name args, size_expr,   \
+				  align_expr);                              \
+	}
+
+ALIGNED_HOOK(aligned_alloc, VMS_API_ALIGNED_ALLOC, (size_t align, size_t n),
+	     (align, n), n, align)
+ALIGNED_HOOK(memalign, VMS_API_MEMALIGN, (size_t align, size_t n),
+	     (align, n), n, align)
+ALIGNED_HOOK(valloc, VMS_API_VALLOC, (size_t n), (n), n,
+	     (size_t)sysconf(_SC_PAGESIZE))
+ALIGNED_HOOK(pvalloc, VMS_API_PVALLOC, (size_t n), (n), n,
+	     (size_t)sysconf(_SC_PAGESIZE))
+
+/* ---- mappings ----------------------------------------------------------
+ * Raw syscalls: glibc's wrappers add nothing we need, and the raw call can
+ * never come back into a hook. */
+
+static void *mmap_common(unsigned api, const void *ra, void *addr, size_t len,
+			 int prot, int flags, int fd, off_t off)
+{
+	void *p = vms_sys_mmap(addr, len, prot, flags, fd, off);
+	if (p == MAP_FAILED || !vms_guard_enter())
+		return p;
+	int e = errno;
+	vms_record_mmap(api, ra, p, len, prot, flags, fd, off, NULL, 0);
+	errno = e;
+	vms_guard_leave();
+	return p;
+}
+
+VMS_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd,
+		      off_t off)
+{
+	return mmap_common(VMS_API_MMAP, RA, addr, len, prot, flags, fd, off);
+}
+
+VMS_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd,
+			off_t off)
+{
+	return mmap_common(VMS_API_MMAP64, RA, addr, len, prot, flags, fd,
+			   off);
+}
+
+VMS_EXPORT int munmap(void *addr, size_t len)
+{
+	if (!vms_guard_enter())
+		return vms_sys_munmap(addr, len);
+	uint64_t seq = vms_seq_next();
+	int rc = vms_sys_munmap(addr, len);
+	int e = errno;
+	if (rc == 0)
+		vms_record_munmap(VMS_API_MUNMAP, RA, seq, addr, len);
+	errno = e;
+	vms_guard_leave();
+	return rc;
+}
+
+VMS_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags,
+			...)
+{
+	void *want = NULL;
+	if (flags & MREMAP_FIXED) {
+		va_list ap;
+		va_start(ap, flags);
+		want = va_arg(ap, void *);
+		va_end(ap);
+	}
+	if (!vms_guard_enter())
+		return vms_sys_mremap(old, old_len, new_len, flags, want);
+	uint64_t seq = vms_seq_next();
+	void *p = vms_sys_mremap(old, old_len, new_len, flags, want);
+	int e = errno;
+	if (p != MAP_FAILED) {
+		/* The release half carries the early sequence number; the
+		 * new range is an acquisition after the call. */
+		vms_record_munmap(VMS_API_MREMAP, RA, seq, old, old_len);
+		vms_record_mmap(VMS_API_MREMAP, RA, p, new_len, 0, flags, -1,
+				0, old, old_len);
+	}
+	errno = e;
+	vms_guard_leave();
+	return p;
+}
+
+VMS_EXPORT int mprotect(void *addr, size_t len, int prot)
+{
+	int rc = vms_sys_mprotect(addr, len, prot);
+	if (rc || !vms_guard_enter())
+		return rc;
+	int e = errno;
+	vms_record_mprotect(RA, addr, len, prot);
+	errno = e;
+	vms_guard_leave();
+	return rc;
+}
+
+VMS_EXPORT int madvise(void *addr, size_t len, int advice)
+{
+	int rc = vms_sys_madvise(addr, len, advice);
+	if (rc || !vms_guard_enter())
+		return rc;
+	int e = errno;
+	vms_record_madvise(RA, addr, len, advice);
+	errno = e;
+	vms_guard_leave();
+	return rc;
+}
+
+/* ---- brk / sbrk: glibc's own, so its cached break stays right ---------- */
+
+VMS_EXPORT int brk(void *addr)
+{
+	if (!ready() || !vms_real.brk) {
+		errno = ENOMEM;
+		return -1;
+	}
+	if (!vms_guard_enter())
+		return vms_real.brk(addr);
+	void *old = vms_real.sbrk(0);
+	/* Shrinking releases memory: its number is taken before. */
+	uint64_t seq = (uintptr_t)addr < (uintptr_t)old ? vms_seq_next() : 0;
+	int rc = vms_real.brk(addr);
+	int e = errno;
+	if (rc == 0)
+		vms_record_brk(VMS_API_BRK, RA, seq, old, addr);
+	errno = e;
+	vms_guard_leave();
+	return rc;
+}
+
+VMS_EXPORT void *sbrk(intptr_t inc)
+{
+	if (!ready() || !vms_real.sbrk) {
+		errno = ENOMEM;
+		return (void *)-1;
+	}
+	if (!vms_guard_enter())
+		return vms_real.sbrk(inc);
+	uint64_t seq = inc < 0 ? vms_seq_next() : 0;
+	void *old = vms_real.sbrk(inc);
+	int e = errno;
+	if (old != (void *)-1)
+		vms_record_brk(VMS_API_SBRK, RA, seq, old,
+			       (uint8_t *)old + inc);
+	errno = e;
+	vms_guard_leave();
+	return old;
+}
+
+/* ---- shared memory ------------------------------------------------------ */
+
+VMS_EXPORT int shm_open(const char *name, int oflag, mode_t mode)
+{
+	if (!ready() || !vms_real.shm_open) {
+		errno = ENOSYS;
+		return -1;
+	}
+	if (!vms_guard_enter())
+		return vms_real.shm_open(name, oflag, mode);
+	int fd = vms_real.shm_open(name, oflag, mode);
+	int e = errno;
+	if (fd >= 0)
+		vms_record_shm_open(RA, fd, oflag, (int)mode, name);
+	errno = e;
+	vms_guard_leave();
+	return fd;
+}
+
+VMS_EXPORT int shm_unlink(const char *name)
+{
+	if (!ready() || !vms_real.shm_unlink) {
+		errno = ENOSYS;
+		return -1;
+	}
+	if (!vms_guard_enter())
+		return vms_real.shm_unlink(name);
+	uint64_t seq = vms_seq_next();
+	int rc = vms_real.shm_unlink(name);
+	int e = errno;
+	if (rc == 0)
+		vms_record_shm_unlink(RA, seq, name);
+	errno = e;
+	vms_guard_leave();
+	return rc;
+}
+
+VMS_EXPORT int shmget(key_t key, size_t size, int shmflg)
+{
+	if (!ready() || !vms_real.shmget) {
+		errno = ENOSYS;
+		return -1;
+	}
+	if (!vms_guard_enter())
+		return vms_real.shmget(key, size, shmflg);
+	int id = vms_real.shmget(key, size, shmflg);
+	int e = errno;
+	if (id >= 0)
+		vms_record_shmget(RA, key, size, shmflg, id);
+	errno = e;
+	vms_guard_leave();
+	return id;
+}
+
+VMS_EXPORT void *shmat(int shmid, const void *addr, int shmflg)
+{
+	if (!ready() || !vms_real.shmat) {
+		errno = ENOSYS;
+		return (void *)-1;
+	}
+	if (!vms_guard_enter())
+		return vms_real.shmat(shmid, addr, shmflg);
+	void *p = vms_real.shmat(shmid, addr, shmflg);
+	int e = errno;
+	if (p != (void *)-1)
+		vms_record_shmat(RA, shmid, p, shmflg);
+	errno = e;
+	vms_guard_leave();
+	return p;
+}
+
+VMS_EXPORT int shmdt(const void *addr)
+{
+	if (!ready() || !vms_real.shmdt) {
+		errno = ENOSYS;
+		return -1;
+	}
+	if (!vms_guard_enter())
+		return vms_real.shmdt(addr);
+	uint64_t seq = vms_seq_next();
+	int rc = vms_real.shmdt(addr);
+	int e = errno;
+	if (rc == 0)
+		vms_record_shmdt(RA, seq, addr);
+	errno = e;
+	vms_guard_leave();
+	return rc;
+}
+
+/* ---- threads ------------------------------------------------------------ */
+
+struct start {
+	void *(*fn)(void *);
+	void *arg;
+	uint32_t lane, stack;
+};
+
+static void *start_thread(void *p)
+{
+	struct start s = *(struct start *)p;
+	vms_tls.guard = 1;
+	vms_barrier();
+	vms_real.free(p);
+	vms_thread_begin(s.lane, s.stack);
+	vms_barrier();
+	vms_tls.guard = 0;
+	return s.fn(s.arg);
+}
+
+VMS_EXPORT int pthread_create(pthread_t *t, const pthread_attr_t *attr,
+			      void *(*fn)(void *), void *arg)
+{
+	if (!ready() || !vms_real.pthread_create)
+		return EAGAIN;
+	if (!vms_guard_enter())
+		return vms_real.pthread_create(t, attr, fn, arg);
+	struct start *s = vms_real.malloc(sizeof(*s));
+	int rc;
+	if (!s) {
+		rc = vms_real.pthread_create(t, attr, fn, arg);
+	} else {
+		s->fn = fn;
+		s->arg = arg;
+		vms_stack_here(RA, &s->lane, &s->stack);
+		rc = vms_real.pthread_create(t, attr, start_thread, s);
+		if (rc)
+			vms_real.free(s);
+		else
+			vms_record_create(s->lane, s->stack, (uint64_t)*t);
+	}
+	vms_guard_leave();
+	return rc;
+}
+
+/* ---- modules ------------------------------------------------------------ */
+
+VMS_EXPORT void *dlopen(const char *path, int flags)
+{
+	if (!ready() || !vms_real.dlopen)
+		return NULL;
+	/* No guard around the real call: the library's constructors run
+	 * inside it and their allocations are the host's. */
+	void *h = vms_real.dlopen(path, flags);
+	if (!h || !vms_guard_enter())
+		return h;
+	int e = errno;
+	vms_record_dlopen(RA, path ? path : "", flags, h);
+	errno = e;
+	vms_guard_leave();
+	return h;
+}
+
+VMS_EXPORT int dlclose(void *handle)
+{
+	if (!ready() || !vms_real.dlclose)
+		return -1;
+	uint64_t seq = vms_active ? vms_seq_next() : 0;
+	int rc = vms_real.dlclose(handle);
+	if (!seq || !vms_guard_enter())
+		return rc;
+	int e = errno;
+	vms_record_dlclose(RA, seq, handle, rc);
+	errno = e;
+	vms_guard_leave();
+	return rc;
+}
+
+/* ---- processes ---------------------------------------------------------- */
+
+static pid_t fork_common(unsigned api, const void *ra, pid_t (*real)(void))
+{
+	if (!ready() || !real) {
+		errno = ENOSYS;
+		return -1;
+	}
+	uint64_t seq = vms_active ? vms_seq_next() : 0;
+	pid_t pid = real();
+	if (pid == 0) {
+		vms_after_fork_child();
+		return 0;
+	}
+	if (pid > 0 && seq && vms_guard_enter()) {
+		int e = errno;
+		vms_record_fork(api, ra, seq, pid);
+		errno = e;
+		vms_guard_leave();
+	}
+	return pid;
+}
+
+VMS_EXPORT pid_t fork(void)
+{
+	return fork_common(VMS_API_FORK, RA, vms_real.fork);
+}
+
+VMS_EXPORT pid_t _Fork(void)
+{
+	return fork_common(VMS_API_FORK, RA, vms_real.fork_nohandlers);
+}
+
+/* A vfork child runs on the parent's memory and thread state: hooks there
+ * would write the parent's log.  fork() is a correct replacement for every
+ * program that uses vfork as POSIX allows (exec or _exit next). */
+VMS_EXPORT pid_t vfork(void)
+{
+	return fork_common(VMS_API_VFORK, RA, vms_real.fork);
+}
+
+/* ---- the public API (include/vmspy/vmspy.h) ---------------------------- */
+
+VMS_EXPORT void vmspy_snapshot(const char *label)
+{
+	if (!vms_guard_enter())
+		return;
+	vms_take_snapshot(VMS_SNAP_USER, label ? label : "");
+	vms_guard_leave();
+}

@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Log lanes: chunked MAP_SHARED files (contract in log.h).  Only chunk
+ * growth makes system calls; it runs at most once per chunk.
+ */
+#include "log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+/* Reserves and maps the chunk at file offset off; does not switch to it.
+ * Returns the mapping or NULL with errno. */
+static uint8_t *map_chunk(const struct vms_lane *l, int fd, uint64_t off)
+{
+	/* posix_fallocate reserves the blocks now: ENOSPC here, not SIGBUS
+	 * on a store later.  It does not allocate memory. */
+	int err = posix_fallocate(fd, (off_t)off, (off_t)l->chunk_size);
+	if (err) {
+		errno = err;
+		return NULL;
+	}
+	void *p = vms_sys_mmap(NULL, l->chunk_size, PROT_READ | PROT_WRITE,
+			       MAP_SHARED | MAP_POPULATE, fd, (off_t)off);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static void switch_chunk(struct vms_lane *l, uint8_t *p, uint64_t off)
+{
+	if (l->chunk)
+		vms_sys_munmap(l->chunk, l->chunk_size);
+	l->chunk = p;
+	l->chunk_off = off;
+	l->pos = 0;
+	l->limit = l->chunk_size - VMS_LOG_TAIL_RESERVE;
+}
+
+int vms_lane_create(struct vms_lane *l, const char *dir, uint32_t index,
+		    size_t chunk_size, pid_t pid)
+{
+	struct vms_buf b = { l->path, 0, sizeof(l->path) - 1, 0 };
+	vms_buf_str(&b, dir);
+	vms_buf_str(&b, "/log.");
+	vms_buf_u64(&b, index);
+	l->path[b.len] = 0;
+	if (b.overflow) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	l->index = index;
+	l->chunk_size = chunk_size;
+	l->chunk = NULL;
+	l->disabled = 0;
+	l->prev_seq = l->prev_addr = l->last_time = 0;
+	l->records = 0;
+	int fd = vms_sys_open(l->path,
+			      O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
+				      O_CLOEXEC,
+			      0600);
+	if (fd < 0)
+		return -1;
+	uint8_t *p = map_chunk(l, fd, 0);
+	int saved = errno;
+	vms_sys_close(fd);
+	if (!p) {
+		errno = saved;
+		return -1;
+	}
+	switch_chunk(l, p, 0);
+	struct vms_log_header *h = (struct vms_log_header *)(void *)l->chunk;
+	memcpy(h->magic, VMS_LOG_MAGIC, 8);
+	h->version = VMS_FORMAT_VERSION;
+	h->lane = index;
+	h->chunk_size = chunk_size;
+	h->pid = (uint64_t)pid;
+	l->pos = VMS_LOG_HEADER_SIZE;
+	return 0;
+}
+
+void vms_lane_forget(struct vms_lane *l)
+{
+	if (l->chunk)
+		vms_sys_munmap(l->chunk, l->chunk_size);
+	l->chunk = NULL;
+	vms_intern_reset(&l->intern);
+}
+
+uint8_t *vms_lane_grow(struct vms_lane *l, size_t max)
+{
+	if (l->disabled || !l->chunk || max > VMS_LOG_MAX_RECORD)
+		return NULL;
+	uint64_t off = l->chunk_off + l->chunk_size;
+	int fd = vms_sys_open(l->path, O_RDWR | O_NOFOLLOW | O_CLOEXEC, 0);
+	uint8_t *p = fd < 0 ? NULL : map_chunk(l, fd, off);
+	int err = errno;
+	if (fd >= 0)
+		vms_sys_close(fd);
+	if (!p) {
+		vms_lane_disable(l, l->prev_seq, err);
+		vms_note("cannot extend '", l->path, "': ",
+			 err == ENOSPC ? "no space left on device"
+				       : "cannot reserve file space",
+			 "; recording stops for this thread", (char *)NULL);
+		return NULL;
+	}
+	/* Fill what is left of this chunk with a SKIP record, so the file
+	 * stays one stream of records. */
+	size_t left = l->chunk_size - l->pos;
+	if (left >= 4)
+		vms_atomic_store_release(
+			(uint32_t *)(void *)(l->chunk + l->pos),
+			VMS_REC_WORD(VMS_REC_SKIP, left - 4));
+	switch_chunk(l, p, off);
+	return l->chunk + l->pos + 4;
+}
+
+void vms_lane_disable(struct vms_lane *l, uint64_t seq, int err)
+{
+	if (l->disabled || !l->chunk)
+		return;
+	uint8_t *p = l->chunk + l->pos + 4;
+	size_t n = 0;
+	/* The tail reserve guarantees room for this record. */
+	n += vms_varint_put(p + n, seq - l->prev_seq);
+	n += vms_varint_put(p + n, (uint64_t)err);
+	l->prev_seq = seq;
+	vms_lane_commit(l, VMS_REC_DISABLED, n);
+	l->disabled = 1;
+}

@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A log lane: one file "log.<n>" of a recording, written by one thread at a
+ * time through MAP_SHARED chunks (format: include/vmspy/format.h).
+ *
+ * Writing a record is a few memory stores: reserve room, fill the body,
+ * publish the header word with a release store.  The only slow path is
+ * chunk growth (once per chunk): the file is extended with posix_fallocate,
+ * so a full disk is an error here and never a SIGBUS later, and the new
+ * chunk is mapped with MAP_POPULATE so its pages are not faulted in on the
+ * hot path.  Because the mapping is shared, every published record is in the
+ * page cache the moment it is written: a crash or SIGKILL loses only the
+ * record in flight.
+ *
+ * Never allocates, never locks; single writer per lane.
+ */
+#ifndef VMS_LOG_H
+#define VMS_LOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <vmspy/format.h>
+
+#include "intern.h"
+#include "prim.h"
+
+/* Room kept at the end of every chunk for a final DISABLED record. */
+#define VMS_LOG_TAIL_RESERVE 32
+/* The largest record the recorder ever writes (a STACK of 256 frames, or an
+ * MMAP with a PATH_MAX path, plus varints). */
+#define VMS_LOG_MAX_RECORD 8192
+
+enum vms_lane_state { VMS_LANE_UNUSED = 0, VMS_LANE_OWNED, VMS_LANE_RETIRED };
+
+struct vms_lane {
+	uint32_t index;
+	int state;          /* enum vms_lane_state, atomic */
+	pid_t owner_tid;
+	int disabled;       /* set on a write error: nothing more is written */
+	uint8_t *chunk;     /* current chunk mapping, or NULL */
+	size_t pos;         /* next record offset in the chunk */
+	size_t limit;       /* end of usable room in the chunk */
+	uint64_t chunk_off; /* file offset of the chunk */
+	size_t chunk_size;
+	uint64_t prev_seq;  /* delta state, see format.h */
+	uint64_t prev_addr;
+	uint64_t last_time; /* coarse ns of the last TIME record */
+	uint64_t records;
+	struct vms_intern intern;
+	char path[4096];
+};
+
+/* Creates the lane's file (O_EXCL, 0600, never through a symlink), writes
+ * the file header and maps the first chunk.  Returns 0, or -1 with errno. */
+VMS_HIDDEN int vms_lane_create(struct vms_lane *l, const char *dir,
+			       uint32_t index, size_t chunk_size, pid_t pid);
+
+/* Drops the lane's mappings (after fork: the parent's file is not ours). */
+VMS_HIDDEN void vms_lane_forget(struct vms_lane *l);
+
+/* Returns room for a record body of up to max bytes, or NULL when the lane
+ * is disabled or cannot grow (it is then disabled, with one note on
+ * stderr).  The body goes at the returned pointer; then vms_lane_commit. */
+VMS_HIDDEN uint8_t *vms_lane_grow(struct vms_lane *l, size_t max);
+static inline uint8_t *vms_lane_reserve(struct vms_lane *l, size_t max)
+{
+	if (VMS_LIKELY(l->chunk && l->pos + 4 + max <= l->limit))
+		return l->chunk + l->pos + 4;
+	return vms_lane_grow(l, max);
+}
+
+/* Publishes the record whose body (len bytes) was written at the pointer
+ * vms_lane_reserve returned. */
+static inline void vms_lane_commit(struct vms_lane *l, unsigned type,
+				   size_t len)
+{
+	uint32_t *word = (uint32_t *)(void *)(l->chunk + l->pos);
+	vms_atomic_store_release(word, VMS_REC_WORD(type, len));
+	l->pos += VMS_ALIGN4(4 + len);
+	l->records++;
+}
+
+/* Writes a DISABLED record into the tail reserve and disables the lane. */
+VMS_HIDDEN void vms_lane_disable(struct vms_lane *l, uint64_t seq, int err);
+
+#endif /* VMS_LOG_H */

@@ -1,0 +1,279 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * smaps + module snapshots and the interval sampler (contract in
+ * snapshot.h).  Off the hot path, but may run inside a hook (dlopen) or
+ * while another thread holds malloc's lock: raw syscalls only, no malloc.
+ */
+#include "snapshot.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <link.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "hooks.h"
+#include "recorder.h"
+
+#define BUF_SIZE (256 * 1024)
+
+static uint32_t snap_count;
+static uintptr_t sampler_lo, sampler_hi;
+
+void vms_snapshot_reset(void)
+{
+	snap_count = 0;
+	sampler_lo = sampler_hi = 0;
+}
+
+/* ---- build-ids ---------------------------------------------------------- */
+
+static void hex_bytes(char *out, const uint8_t *p, size_t n)
+{
+	static const char d[] = "0123456789abcdef";
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = d[p[i] >> 4];
+		out[2 * i + 1] = d[p[i] & 15];
+	}
+	out[2 * n] = 0;
+}
+
+static void build_id_of(const struct dl_phdr_info *info,
+			char out[VMS_BUILD_ID_HEX])
+{
+	out[0] = 0;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_NOTE)
+			continue;
+		const uint8_t *p = (const uint8_t *)(info->dlpi_addr +
+						     ph->p_vaddr);
+		const uint8_t *end = p + ph->p_memsz;
+		while (p + sizeof(ElfW(Nhdr)) <= end) {
+			const ElfW(Nhdr) *nh = (const void *)p;
+			size_t name = (nh->n_namesz + 3) & ~3u;
+			size_t desc = (nh->n_descsz + 3) & ~3u;
+			const uint8_t *d = p + sizeof(*nh) + name;
+			if (d + nh->n_descsz > end)
+				break;
+			if (nh->n_type == NT_GNU_BUILD_ID &&
+			    nh->n_namesz == 4 &&
+			    !memcmp(p + sizeof(*nh), "GNU", 4) &&
+			    nh->n_descsz <= 64) {
+				hex_bytes(out, d, nh->n_descsz);
+				return;
+			}
+			p = d + desc;
+		}
+	}
+}
+
+struct find_bias {
+	uintptr_t bias;
+	char *out;
+};
+
+static int find_bias_cb(struct dl_phdr_info *info, size_t size, void *data)
+{
+	(void)size;
+	struct find_bias *f = data;
+	if (info->dlpi_addr != f->bias)
+		return 0;
+	build_id_of(info, f->out);
+	return 1;
+}
+
+void vms_module_build_id(uintptr_t bias, char out[VMS_BUILD_ID_HEX])
+{
+	struct find_bias f = { bias, out };
+	out[0] = 0;
+	dl_iterate_phdr(find_bias_cb, &f);
+}
+
+/* ---- snapshot files ----------------------------------------------------- */
+
+struct writer {
+	int fd;
+	int failed;
+	struct vms_buf b;
+};
+
+static void flush(struct writer *w)
+{
+	if (w->b.len && !w->failed && vms_write_all(w->fd, w->b.p, w->b.len))
+		w->failed = 1;
+	w->b.len = 0;
+	w->b.overflow = 0;
+}
+
+/* Keeps at least need bytes free in the buffer. */
+static void need(struct writer *w, size_t n)
+{
+	if (w->b.cap - w->b.len < n)
+		flush(w);
+}
+
+static int module_cb(struct dl_phdr_info *info, size_t size, void *data)
+{
+	(void)size;
+	struct writer *w = data;
+	const char *path = info->dlpi_name;
+	char build_id[VMS_BUILD_ID_HEX];
+	if (!path || !*path)
+		path = vms_recording.exe; /* the main program */
+	build_id_of(info, build_id);
+	need(w, 2 * PATH_MAX + 256 + 64 * (size_t)info->dlpi_phnum);
+	vms_buf_str(&w->b, "module ");
+	vms_buf_hex(&w->b, info->dlpi_addr);
+	vms_buf_str(&w->b, " ");
+	vms_buf_str(&w->b, build_id[0] ? build_id : "-");
+	vms_buf_str(&w->b, " ");
+	vms_buf_escaped(&w->b, path);
+	vms_buf_str(&w->b, "\n");
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_LOAD)
+			continue;
+		uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+		char perms[3] = { ph->p_flags & PF_R ? 'r' : '-',
+				  ph->p_flags & PF_W ? 'w' : '-',
+				  ph->p_flags & PF_X ? 'x' : '-' };
+		vms_buf_str(&w->b, "segment ");
+		vms_buf_hex(&w->b, lo);
+		vms_buf_str(&w->b, " ");
+		vms_buf_hex(&w->b, lo + ph->p_memsz);
+		vms_buf_str(&w->b, " ");
+		vms_buf_add(&w->b, perms, 3);
+		vms_buf_str(&w->b, "\n");
+	}
+	return 0;
+}
+
+static void copy_file(struct writer *w, const char *path)
+{
+	int fd = vms_sys_open(path, O_RDONLY | O_CLOEXEC, 0);
+	if (fd < 0) {
+		w->failed = 1;
+		return;
+	}
+	for (;;) {
+		if (w->b.cap - w->b.len < 4096)
+			flush(w);
+		ssize_t n = vms_sys_read(fd, w->b.p + w->b.len,
+					 w->b.cap - w->b.len);
+		if (n <= 0)
+			break;
+		w->b.len += (size_t)n;
+	}
+	vms_sys_close(fd);
+}
+
+void vms_take_snapshot(unsigned reason, const char *label)
+{
+	if (!vms_active || reason >= VMS_SNAP__COUNT)
+		return;
+	int saved = errno;
+	uint64_t seq = vms_seq_next();
+	uint64_t now = vms_now_ns();
+	uint32_t idx = vms_atomic_add_relaxed(&snap_count, 1);
+	char path[PATH_MAX + 32];
+	struct vms_buf pb = { path, 0, sizeof(path) - 1, 0 };
+	vms_buf_str(&pb, vms_recording.dir);
+	vms_buf_str(&pb, "/snap.");
+	vms_buf_u64(&pb, idx);
+	path[pb.len] = 0;
+	void *mem = vms_sys_mmap(NULL, BUF_SIZE, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (mem == MAP_FAILED)
+		goto out;
+	struct writer w = { -1, 0, { mem, 0, BUF_SIZE, 0 } };
+	w.fd = vms_sys_open(path,
+			    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+				    O_CLOEXEC,
+			    0600);
+	if (w.fd < 0) {
+		vms_sys_munmap(mem, BUF_SIZE);
+		goto out;
+	}
+	struct vms_buf *b = &w.b;
+	vms_buf_str(b, "vmspy-snapshot 1\nseq ");
+	vms_buf_u64(b, seq);
+	vms_buf_str(b, "\ntime_ns ");
+	vms_buf_u64(b, now);
+	vms_buf_str(b, "\nreason ");
+	vms_buf_str(b, vms_snap_reason_names[reason]);
+	vms_buf_str(b, "\n");
+	if (label) {
+		char l[201];
+		size_t n = strnlen(label, sizeof(l) - 1);
+		memcpy(l, label, n);
+		l[n] = 0;
+		vms_buf_str(b, "label ");
+		vms_buf_escaped(b, l);
+		vms_buf_str(b, "\n");
+	}
+	if (sampler_hi) {
+		vms_buf_str(b, "recorder_thread ");
+		vms_buf_hex(b, sampler_lo);
+		vms_buf_str(b, " ");
+		vms_buf_hex(b, sampler_hi);
+		vms_buf_str(b, "\n");
+	}
+	dl_iterate_phdr(module_cb, &w);
+	need(&w, 16);
+	vms_buf_str(b, "smaps\n");
+	copy_file(&w, "/proc/self/smaps");
+	flush(&w);
+	vms_sys_close(w.fd);
+	vms_sys_munmap(mem, BUF_SIZE);
+out:
+	errno = saved;
+}
+
+/* ---- the sampler thread ------------------------------------------------- */
+
+static void *sampler_main(void *arg)
+{
+	(void)arg;
+	/* Signals meant for the host go to its own threads. */
+	sigset_t all;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	/* The guard stays set for the thread's whole life: nothing it does
+	 * is an event of the host's. */
+	vms_tls.guard = 1;
+	pthread_attr_t attr;
+	if (!pthread_getattr_np(pthread_self(), &attr)) {
+		void *addr;
+		size_t size;
+		if (!pthread_attr_getstack(&attr, &addr, &size)) {
+			sampler_lo = (uintptr_t)addr;
+			sampler_hi = sampler_lo + size;
+		}
+		pthread_attr_destroy(&attr);
+	}
+	for (;;) {
+		vms_sleep_ms(vms_config.interval_ms);
+		vms_take_snapshot(VMS_SNAP_INTERVAL, NULL);
+	}
+	return NULL;
+}
+
+void vms_sampler_start(void)
+{
+	if (!vms_config.interval_ms || !vms_real.pthread_create)
+		return;
+	pthread_t t;
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, 256 * 1024);
+	if (vms_real.pthread_create(&t, &attr, sampler_main, NULL))
+		vms_note("cannot start the snapshot thread; only start and exit snapshots are taken",
+			 (char *)NULL);
+	pthread_attr_destroy(&attr);
+}

@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Snapshots: copies of /proc/self/smaps plus the loaded modules (path, load
+ * bias, build-id, PT_LOAD segments) into "snap.<n>" files of the recording
+ * (format: include/vmspy/format.h), at start, every VMSPY_INTERVAL_MS from a
+ * sampler thread, at exit and on vmspy_snapshot().
+ *
+ * Never on the event hot path.  Uses only raw syscalls and a private
+ * anonymous buffer: it may run while the host holds its malloc lock.  Call
+ * with the thread's guard set.
+ */
+#ifndef VMS_SNAPSHOT_H
+#define VMS_SNAPSHOT_H
+
+#include <stdint.h>
+
+#include "prim.h"
+
+#define VMS_BUILD_ID_HEX 129 /* 64 bytes of build-id as hex + NUL */
+
+/* Writes the build-id (hex) of the module loaded at bias, or "" if none. */
+VMS_HIDDEN void vms_module_build_id(uintptr_t bias, char out[VMS_BUILD_ID_HEX]);
+
+/* Starts the interval sampler thread (no-op when VMSPY_INTERVAL_MS=0). */
+VMS_HIDDEN void vms_sampler_start(void);
+
+/* Forgets snapshot numbering after fork (the child starts at snap.0). */
+VMS_HIDDEN void vms_snapshot_reset(void);
+
+#endif /* VMS_SNAPSHOT_H */
