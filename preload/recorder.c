@@ -732,9 +732,6 @@ static int make_dir(const char *root, const char *parent_dir, int is_child)
 			break;
 		if (vms_sys_mkdir(cand, 0700) == 0) {
 			set_path(r->dir, cand);
-			if (!related && !vms_config.quiet)
-				vms_note("'", root, "' already exists; recording to '",
-					 cand, "'", (char *)NULL);
 			return 0;
 		}
 		if (errno != EEXIST)
@@ -943,7 +940,11 @@ __attribute__((constructor)) static void vms_init(int argc, char **argv)
 	vms_recording.argv = argv;
 	exit_key_ok = pthread_key_create(&exit_key, thread_exit_cb) == 0;
 	if (start_recording("", 0, argc, argv) == 0) {
-		if (!vms_config.quiet)
+		/* One line from the first process only: its children and
+		 * exec'd images record next to it, quietly. */
+		if (!vms_config.quiet && !vms_recording.parent[0] &&
+		    !vms_recording.predecessor[0] &&
+		    !strcmp(vms_recording.dir, vms_recording.root))
 			vms_note("recording to '", vms_recording.dir, "'",
 				 (char *)NULL);
 		vms_sampler_start();
