@@ -38,6 +38,7 @@ struct vms_lane {
 	uint32_t index;
 	int state;          /* enum vms_lane_state, atomic */
 	pid_t owner_tid;
+	uint64_t stack_lo, stack_hi; /* the owner's stack, 0 if unknown */
 	int disabled;       /* set on a write error: nothing more is written */
 	uint8_t *chunk;     /* current chunk mapping, or NULL */
 	size_t pos;         /* next record offset in the chunk */

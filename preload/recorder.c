@@ -67,6 +67,17 @@ uint64_t vms_seq_current(void)
 	return vms_atomic_load_relaxed(&seq_counter);
 }
 
+uint32_t vms_lane_count(void)
+{
+	uint32_t n = vms_atomic_load_acquire(&nlanes);
+	return n > MAX_LANES ? MAX_LANES : n;
+}
+
+struct vms_lane *vms_lane_at(uint32_t i)
+{
+	return &lanes[i];
+}
+
 uint64_t vms_dropped_events(void)
 {
 	return vms_atomic_load_relaxed(&dropped);
@@ -261,6 +272,8 @@ static struct vms_lane *thread_attach(uint32_t creator_lane,
 			pthread_attr_destroy(&attr);
 		}
 	}
+	l->stack_lo = lo;
+	l->stack_hi = hi;
 	stamp_time(l);
 	uint8_t *p = vms_lane_reserve(l, 8 * VMS_VARINT_MAX);
 	if (!p)

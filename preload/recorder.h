@@ -97,6 +97,12 @@ VMS_HIDDEN void vms_record_exit(uint64_t status);
 VMS_HIDDEN uint64_t vms_seq_current(void);
 VMS_HIDDEN uint64_t vms_dropped_events(void);
 
+/* The lanes created so far: lanes 0..count-1 (some may be unusable: no
+ * chunk).  For the exit-time scan, which runs while other threads may
+ * still write. */
+VMS_HIDDEN uint32_t vms_lane_count(void);
+VMS_HIDDEN struct vms_lane *vms_lane_at(uint32_t i);
+
 /* Thread lifecycle.  vms_thread_begin runs first thing in a new thread
  * (from the pthread_create wrapper) with the creator's lane and stack id. */
 VMS_HIDDEN void vms_thread_begin(uint32_t creator_lane, uint32_t creator_stack);

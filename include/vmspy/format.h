@@ -14,7 +14,8 @@
  *               taken over by a new thread (a THREAD_BEGIN record says so).
  *               File = struct vms_log_header, then records.
  *   snap.<n>    smaps + module snapshots (n = 0, 1, ...), text, see below.
- *   leaks       optional, written by the exit-time reachability scan.
+ *   leaks       optional, written by the exit-time reachability scan
+ *               (format below).
  *
  * Records.  Every record starts at a 4-byte aligned offset with a 32-bit
  * little-endian word: low 8 bits = type, high 24 bits = body length in bytes.
@@ -57,6 +58,18 @@
  *   smaps
  *   <raw /proc/self/smaps text up to end of file>
  * A snapshot file without its "smaps" line, or cut short, was interrupted.
+ * Other header lines a reader may meet (and must skip if unknown):
+ *   recorder_thread <lo hex> <hi hex>   stack of vmspy's sampler thread
+ *
+ * The "leaks" file (reachability of every block live at a clean exit):
+ *   vmspy-leaks 1\n
+ *   seq <seq taken when the scan started>\n
+ *   blocks <count>\n
+ *   data\n
+ *   count entries of 9 bytes: the block's address (u64 little-endian, as
+ *   returned by the allocator) and its category (u8, enum vms_leak_cat)
+ *   end\n
+ * A file without the final "end" line was interrupted: ignore it.
  */
 #ifndef VMSPY_FORMAT_H
 #define VMSPY_FORMAT_H
@@ -126,10 +139,12 @@ enum vms_rec_type {
 				    * is then 0 and creator_stack 0),
 				    * pthread handle */
 	VMS_REC_THREAD_END = 17,   /* seq, tid */
-	VMS_REC_DLOPEN = 18,  /* seq, stack, flags, handle, path(string) */
+	VMS_REC_DLOPEN = 18,  /* seq, stack, flags, handle, path(string) as
+			       * passed, bias, build_id(string, hex or ""),
+			       * real_path(string: the loaded file) */
 	VMS_REC_DLCLOSE = 19, /* seq, stack, handle, result */
 	VMS_REC_FORK = 20,    /* seq, api, stack, child_pid */
-	VMS_REC_SNAPSHOT = 21, /* seq, index (n of snap.<n>), reason */
+	VMS_REC_SNAPSHOT = 21, /* reserved (snapshots are only in snap.<n>) */
 	VMS_REC_EXIT = 22,    /* seq, status (exit() argument when known, else
 			       * 0), dropped (events lost by the recorder) */
 	VMS_REC_DISABLED = 23, /* seq, errno: the recorder stopped writing this
@@ -171,6 +186,16 @@ enum vms_api {
 	VMS_API_FORK,
 	VMS_API_VFORK,
 	VMS_API__COUNT
+};
+
+/* Reachability categories, with memcheck's meaning. */
+enum vms_leak_cat {
+	VMS_LEAK_NONE = 0,
+	VMS_LEAK_DEFINITE = 1, /* no pointer to the block anywhere */
+	VMS_LEAK_INDIRECT = 2, /* reachable only from lost blocks */
+	VMS_LEAK_POSSIBLE = 3, /* reachable only through interior pointers */
+	VMS_LEAK_REACHABLE = 4, /* a pointer to its start from a root chain */
+	VMS_LEAK__COUNT
 };
 
 /* Snapshot reasons (VMS_REC_SNAPSHOT.reason and "reason" in snap.<n>). */
