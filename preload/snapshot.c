@@ -153,6 +153,136 @@ static int module_cb(struct dl_phdr_info *info, size_t size, void *data)
 	return 0;
 }
 
+/* ---- page residency ---------------------------------------------------- */
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+static const char *parse_hex(const char *s, uint64_t *out)
+{
+	uint64_t v = 0;
+	int d;
+	while ((d = hexval(*s)) >= 0) {
+		v = v * 16 + (uint64_t)d;
+		s++;
+	}
+	*out = v;
+	return s;
+}
+
+/* Pages of [lo, hi) that are present or swapped, from /proc/self/pagemap,
+ * as a "pagemap" line with a bitmap. */
+static void write_residency(struct writer *w, int pm, uint64_t lo,
+			    uint64_t hi, uint64_t *ents, size_t cap)
+{
+	const uint64_t page = 4096;
+	uint64_t npages = (hi - lo) / page, resident = 0;
+	/* First pass counts, second writes the bitmap: the line's count
+	 * comes before the bitmap. */
+	for (int pass = 0; pass < 2; pass++) {
+		unsigned nib = 0, nbits = 0;
+		for (uint64_t done = 0; done < npages;) {
+			size_t n = npages - done < cap ? npages - done : cap;
+			off_t off = (off_t)((lo / page + done) * 8);
+			ssize_t got = pread(pm, ents, n * 8, off);
+			if (got <= 0)
+				return;
+			n = (size_t)got / 8;
+			for (size_t i = 0; i < n; i++) {
+				int present = (ents[i] >> 62) & 3 ? 1 : 0;
+				if (!pass) {
+					resident += (uint64_t)present;
+					continue;
+				}
+				nib |= (unsigned)present << nbits;
+				if (++nbits == 4) {
+					need(w, 2);
+					vms_buf_add(&w->b, &"0123456789abcdef"[nib], 1);
+					nib = nbits = 0;
+				}
+			}
+			done += n;
+		}
+		if (!pass) {
+			need(w, 128);
+			vms_buf_str(&w->b, "pagemap ");
+			vms_buf_hex(&w->b, lo);
+			vms_buf_str(&w->b, " ");
+			vms_buf_hex(&w->b, hi);
+			vms_buf_str(&w->b, " ");
+			vms_buf_u64(&w->b, resident);
+			vms_buf_str(&w->b, " ");
+		} else {
+			if (nbits) {
+				need(w, 2);
+				vms_buf_add(&w->b, &"0123456789abcdef"[nib], 1);
+			}
+			need(w, 2);
+			vms_buf_str(&w->b, "\n");
+		}
+	}
+}
+
+/* A "pagemap" line for every private anonymous writable region and the
+ * brk heap: where per-call-site resident memory comes from. */
+static void write_pagemaps(struct writer *w)
+{
+	size_t maps_cap = 4 << 20, ents_cap = 64 * 1024;
+	char *maps = vms_sys_mmap(NULL, maps_cap + ents_cap * 8,
+				  PROT_READ | PROT_WRITE,
+				  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (maps == MAP_FAILED)
+		return;
+	uint64_t *ents = (uint64_t *)(void *)(maps + maps_cap);
+	int fd = vms_sys_open("/proc/self/maps", O_RDONLY | O_CLOEXEC, 0);
+	int pm = vms_sys_open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC, 0);
+	size_t len = 0;
+	if (fd >= 0) {
+		ssize_t n;
+		while (len < maps_cap - 1 &&
+		       (n = vms_sys_read(fd, maps + len, maps_cap - 1 - len)) > 0)
+			len += (size_t)n;
+	}
+	maps[len] = 0;
+	for (char *line = maps; pm >= 0 && line < maps + len;) {
+		char *eol = strchr(line, '\n');
+		if (!eol)
+			break;
+		*eol = 0;
+		uint64_t lo, hi;
+		const char *s = parse_hex(line, &lo);
+		if (*s == '-')
+			s = parse_hex(s + 1, &hi);
+		else
+			hi = lo;
+		/* " rw-p offset dev inode   path" */
+		int rw = s[0] == ' ' && s[1] == 'r' && s[2] == 'w' && s[4] == 'p';
+		const char *path = s;
+		for (int field = 0; field < 5 && *path; field++) {
+			while (*path == ' ')
+				path++;
+			while (*path && *path != ' ')
+				path++;
+		}
+		while (*path == ' ')
+			path++;
+		if (rw && hi > lo && (!*path || !strcmp(path, "[heap]")))
+			write_residency(w, pm, lo, hi, ents, ents_cap);
+		line = eol + 1;
+	}
+	if (fd >= 0)
+		vms_sys_close(fd);
+	if (pm >= 0)
+		vms_sys_close(pm);
+	vms_sys_munmap(maps, maps_cap + ents_cap * 8);
+}
+
 static void copy_file(struct writer *w, const char *path)
 {
 	int fd = vms_sys_open(path, O_RDONLY | O_CLOEXEC, 0);
@@ -224,6 +354,7 @@ void vms_take_snapshot(unsigned reason, const char *label)
 		vms_buf_str(b, "\n");
 	}
 	dl_iterate_phdr(module_cb, &w);
+	write_pagemaps(&w);
 	need(&w, 16);
 	vms_buf_str(b, "smaps\n");
 	copy_file(&w, "/proc/self/smaps");

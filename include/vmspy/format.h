@@ -54,7 +54,11 @@
  *   module <load-bias hex> <build-id hex or -> <escaped path>
  *   segment <start hex> <end hex> <r|-><w|-><x|->   (PT_LOAD of the module above)
  *   ...
- *   pagemap <start hex> <end hex> <resident pages decimal>   (optional)
+ *   pagemap <start hex> <end hex> <resident pages decimal> <bitmap>
+ *               (optional, for private anonymous rw regions and [heap]):
+ *               bitmap = hex digits, 4 pages per digit, the lowest page in
+ *               the lowest bit of the first digit; bit set = page present
+ *               in RAM or swapped (from /proc/self/pagemap bits 63/62)
  *   smaps
  *   <raw /proc/self/smaps text up to end of file>
  * A snapshot file without its "smaps" line, or cut short, was interrupted.
