@@ -11,7 +11,7 @@
  * anything called from inside a hook pass straight through), or record a
  * call that failed.
  */
-#include "hooks.h"
+#include "real.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -25,9 +25,6 @@
 
 #define RA __builtin_return_address(0)
 
-struct vms_real vms_real;
-static volatile int resolved;
-static volatile int resolving;
 
 /* ---- bootstrap pool ------------------------------------------------------
  * dlsym may calloc before the real allocator is known.  Those few blocks
@@ -72,55 +69,9 @@ static size_t pool_size(const void *p)
 	return ((const struct pool_hdr *)p - 1)->size;
 }
 
-/* ---- resolution --------------------------------------------------------- */
-
-#define RESOLVE(field, name) \
-	(*(void **)(&vms_real.field) = dlsym(RTLD_NEXT, name))
-
-int vms_hooks_resolve(void)
-{
-	if (resolved)
-		return 1;
-	if (resolving)
-		return 0;
-	resolving = 1;
-	vms_barrier();
-	RESOLVE(malloc, "malloc");
-	RESOLVE(calloc, "calloc");
-	RESOLVE(realloc, "realloc");
-	RESOLVE(reallocarray, "reallocarray");
-	RESOLVE(posix_memalign, "posix_memalign");
-	RESOLVE(aligned_alloc, "aligned_alloc");
-	RESOLVE(memalign, "memalign");
-	RESOLVE(valloc, "valloc");
-	RESOLVE(pvalloc, "pvalloc");
-	RESOLVE(brk, "brk");
-	RESOLVE(sbrk, "sbrk");
-	RESOLVE(shm_open, "shm_open");
-	RESOLVE(shm_unlink, "shm_unlink");
-	RESOLVE(shmget, "shmget");
-	RESOLVE(shmat, "shmat");
-	RESOLVE(shmdt, "shmdt");
-	RESOLVE(pthread_create, "pthread_create");
-	RESOLVE(dlopen, "dlopen");
-	RESOLVE(dlclose, "dlclose");
-	RESOLVE(fork, "fork");
-	RESOLVE(fork_nohandlers, "_Fork");
-	/* free last: it is the flag the fast paths test. */
-	RESOLVE(free, "free");
-	vms_barrier();
-	resolved = vms_real.malloc && vms_real.free && vms_real.calloc &&
-		   vms_real.realloc;
-	resolving = 0;
-	if (!resolved)
-		vms_note("cannot find the real malloc; not recording",
-			 (char *)NULL);
-	return resolved;
-}
-
 static inline int ready(void)
 {
-	return VMS_LIKELY(resolved) || vms_hooks_resolve();
+	return VMS_LIKELY(vms_real_ready) || vms_real_resolve();
 }
 
 /* ---- the malloc family -------------------------------------------------- */

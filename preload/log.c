@@ -65,6 +65,8 @@ int vms_lane_create(struct vms_lane *l, const char *dir, uint32_t index,
 	int saved = errno;
 	vms_sys_close(fd);
 	if (!p) {
+		/* An empty lane file would only confuse the reader. */
+		unlink(l->path);
 		errno = saved;
 		return -1;
 	}
@@ -98,11 +100,13 @@ uint8_t *vms_lane_grow(struct vms_lane *l, size_t max)
 	if (fd >= 0)
 		vms_sys_close(fd);
 	if (!p) {
+		static int noted;
 		vms_lane_disable(l, l->prev_seq, err);
-		vms_note("cannot extend '", l->path, "': ",
-			 err == ENOSPC ? "no space left on device"
-				       : "cannot reserve file space",
-			 "; recording stops for this thread", (char *)NULL);
+		if (!vms_atomic_add_relaxed(&noted, 1))
+			vms_note("cannot extend '", l->path, "': ",
+				 strerror(err),
+				 "; recording stops for this thread (and any other that fills its log)",
+				 (char *)NULL);
 		return NULL;
 	}
 	/* Fill what is left of this chunk with a SKIP record, so the file

@@ -25,7 +25,7 @@
 #include <unistd.h>
 
 #include "config.h"
-#include "hooks.h"
+#include "real.h"
 #include "snapshot.h"
 #include "stack.h"
 
@@ -34,6 +34,12 @@
 __thread struct vms_tls vms_tls __attribute__((tls_model("initial-exec")));
 volatile int vms_active;
 struct vms_ranges vms_ranges;
+
+/* The lane of a thread that could not get one: it is disabled, so every
+ * event of that thread is counted as dropped, without retrying. */
+static struct vms_lane no_lane = { .disabled = 1 };
+static int lane_failure_noted;
+static volatile int lanes_closed; /* set when a lane could not be created */
 
 static uint64_t seq_counter;
 static struct vms_lane lanes[MAX_LANES];
@@ -172,14 +178,28 @@ static struct vms_lane *lane_acquire(pid_t tid)
 			return l;
 		}
 	}
-	uint32_t idx = vms_atomic_add_acq_rel(&nlanes, 1);
-	if (idx >= MAX_LANES)
+	if (lanes_closed)
 		return NULL;
+	uint32_t idx = vms_atomic_add_acq_rel(&nlanes, 1);
+	if (idx >= MAX_LANES) {
+		if (!vms_atomic_add_relaxed(&lane_failure_noted, 1))
+			vms_note("more than 4096 threads at once; the others are not recorded",
+				 (char *)NULL);
+		return NULL;
+	}
 	struct vms_lane *l = &lanes[idx];
 	if (vms_lane_create(l, vms_recording.dir, idx, vms_config.chunk_size,
 			    my_pid)) {
-		vms_note("cannot create '", l->path, "': ", strerror(errno),
-			 "; this thread is not recorded", (char *)NULL);
+		int err = errno;
+		/* No room for one more lane: stop starting new ones (and
+		 * snapshots); lanes that exist go on until their chunk is
+		 * full.  One line, however many threads follow. */
+		lanes_closed = 1;
+		if (!vms_atomic_add_relaxed(&lane_failure_noted, 1))
+			vms_note("cannot create '", l->path, "': ",
+				 strerror(err),
+				 "; recording stops for new threads",
+				 (char *)NULL);
 		return NULL;
 	}
 	l->owner_tid = tid;
@@ -248,6 +268,7 @@ static struct vms_lane *thread_attach(uint32_t creator_lane,
 	vms_tls.tid = tid;
 	struct vms_lane *l = lane_acquire(tid);
 	if (!l) {
+		vms_tls.lane = &no_lane;
 		count_dropped();
 		return NULL;
 	}
@@ -918,6 +939,8 @@ void vms_after_fork_child(void)
 		lanes[i].state = VMS_LANE_UNUSED;
 	}
 	nlanes = 0;
+	lanes_closed = 0;
+	lane_failure_noted = 0;
 	vms_tls.lane = NULL;
 	seq_counter = 0;
 	dropped = 0;
@@ -937,7 +960,7 @@ __attribute__((constructor)) static void vms_init(int argc, char **argv)
 	vms_tls.guard = 1;
 	vms_barrier();
 	make_alive_page();
-	vms_hooks_resolve();
+	vms_real_resolve();
 	dl_iterate_phdr(find_ranges, (void *)(uintptr_t)&find_ranges);
 	vms_config_load();
 	vms_stack_init();

@@ -16,17 +16,19 @@
 #include <unistd.h>
 
 #include "config.h"
-#include "hooks.h"
+#include "real.h"
 #include "recorder.h"
 
 #define BUF_SIZE (256 * 1024)
 
 static uint32_t snap_count;
+static volatile int snapshots_failed;
 static uintptr_t sampler_lo, sampler_hi;
 
 void vms_snapshot_reset(void)
 {
 	snap_count = 0;
+	snapshots_failed = 0;
 	sampler_lo = sampler_hi = 0;
 }
 
@@ -304,7 +306,7 @@ static void copy_file(struct writer *w, const char *path)
 
 void vms_take_snapshot(unsigned reason, const char *label)
 {
-	if (!vms_active || reason >= VMS_SNAP__COUNT)
+	if (!vms_active || snapshots_failed || reason >= VMS_SNAP__COUNT)
 		return;
 	int saved = errno;
 	uint64_t seq = vms_seq_next();
@@ -360,6 +362,11 @@ void vms_take_snapshot(unsigned reason, const char *label)
 	copy_file(&w, "/proc/self/smaps");
 	flush(&w);
 	vms_sys_close(w.fd);
+	if (w.failed) {
+		/* Disk full or similar: a partial file is kept (the reader
+		 * sees it has no smaps section), no more are attempted. */
+		snapshots_failed = 1;
+	}
 	vms_sys_munmap(mem, BUF_SIZE);
 out:
 	errno = saved;

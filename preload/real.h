@@ -5,8 +5,8 @@
  * first).  While they are being resolved, allocations are served from a
  * small static pool (dlsym may calloc).
  */
-#ifndef VMS_HOOKS_H
-#define VMS_HOOKS_H
+#ifndef VMS_REAL_H
+#define VMS_REAL_H
 
 #include <pthread.h>
 #include <stddef.h>
@@ -42,8 +42,12 @@ struct vms_real {
 
 extern struct vms_real vms_real VMS_HIDDEN;
 
-/* Resolves every real function.  Returns 1 when done, 0 while in progress
- * (a nested call from inside dlsym). */
-VMS_HIDDEN int vms_hooks_resolve(void);
+/* 1 once every real function is resolved. */
+extern volatile int vms_real_ready VMS_HIDDEN;
 
-#endif /* VMS_HOOKS_H */
+/* Resolves every real function.  Returns 1 when done, 0 while in progress
+ * (a nested call from inside dlsym, which the caller serves from its
+ * bootstrap pool) or when the real malloc cannot be found. */
+VMS_HIDDEN int vms_real_resolve(void);
+
+#endif /* VMS_REAL_H */
