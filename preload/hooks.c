@@ -510,12 +510,15 @@ VMS_EXPORT int dlclose(void *handle)
 {
 	if (!ready() || !vms_real.dlclose)
 		return -1;
-	uint64_t seq = vms_active ? vms_seq_next() : 0;
+	/* The library's destructors run inside the real call and may
+	 * allocate: their records must come first in this thread's log, so
+	 * the number is taken after (nothing dlclose releases is handed out
+	 * again by a recorded call). */
 	int rc = vms_real.dlclose(handle);
-	if (!seq || !vms_guard_enter())
+	if (!vms_guard_enter())
 		return rc;
 	int e = errno;
-	vms_record_dlclose(RA, seq, handle, rc);
+	vms_record_dlclose(RA, vms_seq_next(), handle, rc);
 	errno = e;
 	vms_guard_leave();
 	return rc;
@@ -529,15 +532,16 @@ static pid_t fork_common(unsigned api, const void *ra, pid_t (*real)(void))
 		errno = ENOSYS;
 		return -1;
 	}
-	uint64_t seq = vms_active ? vms_seq_next() : 0;
+	/* atfork handlers run inside the real call and may allocate: the
+	 * number is taken after, like every record's in this thread. */
 	pid_t pid = real();
 	if (pid == 0) {
 		vms_after_fork_child();
 		return 0;
 	}
-	if (pid > 0 && seq && vms_guard_enter()) {
+	if (pid > 0 && vms_guard_enter()) {
 		int e = errno;
-		vms_record_fork(api, ra, seq, pid);
+		vms_record_fork(api, ra, vms_seq_next(), pid);
 		errno = e;
 		vms_guard_leave();
 	}
