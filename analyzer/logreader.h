@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Decoding one thread log (format.h "Records") into events.
+ *
+ * The reader keeps the log's running state: the delta-coded seq and
+ * allocation address, the lane's current thread (THREAD_BEGIN) and time
+ * (TIME), and the lane's stack ids, interned into a global struct
+ * vms_stacks.  STACK, TIME and SKIP records are consumed here; every other
+ * record comes out as one struct vms_event.
+ *
+ * The log is hostile input: nothing is read outside the mapping, and the
+ * first malformed record stops the reader with a message naming the log and
+ * the offset.  Everything returned before that stays valid, so a report can
+ * show what was read and say what was wrong.
+ */
+#ifndef VMSPY_LOGREADER_H
+#define VMSPY_LOGREADER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "recording.h"
+#include "stacks.h"
+
+/* One decoded record.  Only the fields of its type are set (format.h lists
+ * them); all others are 0.  Addresses are absolute (deltas resolved).
+ * Signed C values (fd, key, status, result) are decoded from either a
+ * 32-bit or a 64-bit two's complement varint. */
+struct vms_event {
+	enum vms_rec_type type;
+	/* The hooked function: from the record's api field, or implied by the
+	 * type (MPROTECT, MADVISE, SHM_*, DLOPEN, DLCLOSE, CREATE);
+	 * VMS_API__COUNT for THREAD_BEGIN/END, SNAPSHOT, EXIT, DISABLED. */
+	enum vms_api api;
+	uint32_t lane;
+	uint64_t seq;
+	uint64_t tid;          /* thread owning the lane at this record */
+	uint64_t time_ns;      /* last TIME of the lane, 0 before the first */
+	size_t offset;         /* of the record in its log file */
+
+	uint32_t stack;        /* lane-local stack id, 0 = none */
+	vms_stack_id gstack;   /* the same stack in the global table */
+
+	uint64_t addr;         /* ALLOC FREE MMAP MUNMAP MPROTECT MADVISE SHMAT
+				* SHMDT */
+	uint64_t size;         /* ALLOC SHMGET SHMAT */
+	uint64_t align;        /* ALLOC */
+	uint64_t old_addr;     /* ALLOC (realloc*), MMAP (mremap) */
+	uint64_t old_len;      /* MMAP (mremap) */
+	uint64_t len;          /* MMAP MUNMAP MPROTECT MADVISE */
+	uint64_t prot;         /* MMAP MPROTECT */
+	uint64_t flags;        /* MMAP DLOPEN */
+	int64_t fd;            /* MMAP SHM_OPEN (-1 for none) */
+	uint64_t file_offset;  /* MMAP */
+	uint64_t dev, ino;     /* MMAP */
+	const char *str;       /* MMAP path, SHM_OPEN/SHM_UNLINK name, DLOPEN
+				* path: points into the log, not NUL-terminated */
+	size_t str_len;
+	uint64_t advice;       /* MADVISE */
+	uint64_t old_brk, new_brk; /* BRK */
+	uint64_t oflag, mode;  /* SHM_OPEN */
+	int64_t key;           /* SHMGET SHMAT */
+	uint64_t shmflg, shmid; /* SHMGET SHMAT */
+	uint64_t stack_lo, stack_hi, guard_size; /* THREAD_BEGIN */
+	uint64_t creator_lane, creator_stack;    /* THREAD_BEGIN (lane-local
+						  * id in creator_lane) */
+	uint64_t handle;       /* THREAD_BEGIN DLOPEN DLCLOSE CREATE */
+	int64_t result;        /* DLCLOSE */
+	uint64_t child_pid;    /* FORK */
+	uint64_t index, reason; /* SNAPSHOT */
+	int64_t status;        /* EXIT */
+	uint64_t dropped;      /* EXIT */
+	uint64_t err;          /* DISABLED (errno) */
+};
+
+struct vms_logreader {
+	const struct vms_logfile *log;
+	struct vms_stacks *stacks;
+	size_t pos;            /* offset of the next record */
+	uint64_t seq, addr, time_ns, tid;
+	vms_stack_id *ids;     /* lane id -> global id, 0 = undefined */
+	size_t nr_ids, alloc_ids;
+	size_t nr_defined;     /* STACK records read */
+	uint64_t *frames;      /* scratch for decoding one STACK */
+	size_t alloc_frames;
+	uint64_t events;       /* events returned so far */
+	bool done;
+	char *error;           /* set once the reader failed */
+	size_t error_offset;
+};
+
+/* Start reading `log`.  Lane 0's first thread is the main thread, whose tid
+ * is `pid`; other lanes have tid 0 until their THREAD_BEGIN.  A log whose
+ * header was rejected (log->error) gives a reader that fails at once. */
+void vms_logreader_init(struct vms_logreader *r, const struct vms_logfile *log,
+			struct vms_stacks *stacks, uint64_t pid);
+void vms_logreader_release(struct vms_logreader *r);
+
+/* Decode the next event into *ev.  Returns 1 for an event, 0 at the normal
+ * end (an all-zero header word or the end of the file), -1 when the log is
+ * corrupt: r->error then holds a message such as "log 'log.2' corrupt at
+ * offset 1234: record length 99999 past end of file" (no "vmspy:" prefix)
+ * and r->events says how many events were read before it.  After 0 or -1
+ * every further call returns the same. */
+int vms_logreader_next(struct vms_logreader *r, struct vms_event *ev);
+
+/* Global id of this lane's stack `id` as defined so far, 0 if undefined. */
+vms_stack_id vms_logreader_stack(const struct vms_logreader *r, uint64_t id);
+
+/* "ALLOC", "MMAP", ... for messages; "type 77" style for unknown types is
+ * up to the caller (returns NULL). */
+const char *vms_rec_type_name(unsigned type);
+
+#endif /* VMSPY_LOGREADER_H */

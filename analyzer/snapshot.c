@@ -1,0 +1,432 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Parser for snapshot files (format.h, "Snapshot files"): header lines,
+ * modules, segments, pagemap lines, then the raw smaps text split into
+ * regions.  Input is hostile: spans are never assumed NUL-terminated, every
+ * number is range-checked, and an error names the file and the byte offset.
+ */
+#include "snapshot.h"
+
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "vmspy/format.h"
+#include "util.h"
+
+struct span {
+	const char *p;
+	size_t n;
+};
+
+struct parser {
+	struct vms_snapshot *snap;
+	const char *name;
+	const char *text;
+	size_t len;
+	size_t pos;        /* start of the next line */
+	size_t line_at;    /* offset of the current line */
+	char **err;
+};
+
+static int fail(struct parser *ps, size_t at, const char *what)
+{
+	struct vms_strbuf b = VMS_STRBUF_INIT;
+	vms_strbuf_addf(&b, "snapshot '%s' corrupt at offset %zu: %s", ps->name,
+		     at, what);
+	*ps->err = b.s;
+	return -1;
+}
+
+/* Next line without its '\n'.  Returns 0 at end of text, -1 for a last line
+ * without a newline (the file was cut short), 1 otherwise. */
+static int next_line(struct parser *ps, struct span *line)
+{
+	const char *start, *nl;
+
+	if (ps->pos >= ps->len)
+		return 0;
+	start = ps->text + ps->pos;
+	nl = memchr(start, '\n', ps->len - ps->pos);
+	ps->line_at = ps->pos;
+	if (!nl) {
+		ps->pos = ps->len;
+		return -1;
+	}
+	line->p = start;
+	line->n = (size_t)(nl - start);
+	ps->pos += line->n + 1;
+	return 1;
+}
+
+static bool span_eq(struct span s, const char *lit)
+{
+	size_t n = strlen(lit);
+	return s.n == n && !memcmp(s.p, lit, n);
+}
+
+/* Split off the next space-separated word (leading spaces skipped). */
+static struct span take_word(struct span *s)
+{
+	struct span w;
+	while (s->n && *s->p == ' ') {
+		s->p++;
+		s->n--;
+	}
+	w.p = s->p;
+	while (s->n && *s->p != ' ') {
+		s->p++;
+		s->n--;
+	}
+	w.n = (size_t)(s->p - w.p);
+	return w;
+}
+
+static void skip_spaces(struct span *s)
+{
+	while (s->n && (*s->p == ' ' || *s->p == '\t')) {
+		s->p++;
+		s->n--;
+	}
+}
+
+static int digit_value(char c, unsigned base)
+{
+	int v = c >= '0' && c <= '9' ? c - '0'
+		: c >= 'a' && c <= 'f' ? c - 'a' + 10
+		: c >= 'A' && c <= 'F' ? c - 'A' + 10 : 99;
+	return v < (int)base ? v : -1;
+}
+
+static int parse_num(struct span s, unsigned base, uint64_t *out)
+{
+	uint64_t v = 0;
+	if (!s.n)
+		return -1;
+	for (size_t i = 0; i < s.n; i++) {
+		int d = digit_value(s.p[i], base);
+		if (d < 0 || __builtin_mul_overflow(v, base, &v) ||
+		    __builtin_add_overflow(v, (uint64_t)d, &v))
+			return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+static int word_num(struct span *s, unsigned base, uint64_t *out)
+{
+	return parse_num(take_word(s), base, out);
+}
+
+static int parse_perms3(struct span w, unsigned *prot)
+{
+	if (w.n != 3 || (w.p[0] != 'r' && w.p[0] != '-') ||
+	    (w.p[1] != 'w' && w.p[1] != '-') ||
+	    (w.p[2] != 'x' && w.p[2] != '-'))
+		return -1;
+	*prot = (w.p[0] == 'r' ? PROT_READ : 0) |
+		(w.p[1] == 'w' ? PROT_WRITE : 0) |
+		(w.p[2] == 'x' ? PROT_EXEC : 0);
+	return 0;
+}
+
+static char *unescape_span(struct parser *ps, struct span s)
+{
+	size_t bad;
+	char *r = vms_unescape(s.p, s.n, &bad);
+	if (!r)
+		fail(ps, (size_t)(s.p - ps->text) + bad, "bad escape");
+	return r;
+}
+
+static int parse_module(struct parser *ps, struct span rest)
+{
+	struct vms_snapshot *sn = ps->snap;
+	struct vms_snap_module *m;
+	struct span id;
+	uint64_t bias;
+
+	if (word_num(&rest, 16, &bias))
+		return fail(ps, ps->line_at, "bad module line");
+	id = take_word(&rest);
+	if (!id.n || !rest.n || *rest.p != ' ')
+		return fail(ps, ps->line_at, "bad module line");
+	for (size_t i = 0; !span_eq(id, "-") && i < id.n; i++)
+		if (digit_value(id.p[i], 16) < 0)
+			return fail(ps, ps->line_at, "bad build-id");
+	rest.p++;
+	rest.n--;
+	VMS_GROW(sn->modules, sn->alloc_modules, sn->nr_modules + 1);
+	m = &sn->modules[sn->nr_modules];
+	memset(m, 0, sizeof(*m));
+	m->bias = bias;
+	m->first_segment = sn->nr_segments;
+	m->path = unescape_span(ps, rest);
+	if (!m->path)
+		return -1;
+	m->build_id = span_eq(id, "-") ? NULL : xstrndup(id.p, id.n);
+	sn->nr_modules++;
+	return 0;
+}
+
+static int parse_segment(struct parser *ps, struct span rest)
+{
+	struct vms_snapshot *sn = ps->snap;
+	struct vms_snap_segment seg;
+
+	if (!sn->nr_modules)
+		return fail(ps, ps->line_at, "segment line before any module");
+	if (word_num(&rest, 16, &seg.start) || word_num(&rest, 16, &seg.end) ||
+	    parse_perms3(take_word(&rest), &seg.prot) || seg.end < seg.start)
+		return fail(ps, ps->line_at, "bad segment line");
+	VMS_GROW(sn->segments, sn->alloc_segments, sn->nr_segments + 1);
+	sn->segments[sn->nr_segments++] = seg;
+	sn->modules[sn->nr_modules - 1].nr_segments++;
+	return 0;
+}
+
+static int parse_pagemap(struct parser *ps, struct span rest)
+{
+	struct vms_snapshot *sn = ps->snap;
+	struct vms_snap_pagemap pm;
+
+	if (word_num(&rest, 16, &pm.start) || word_num(&rest, 16, &pm.end) ||
+	    word_num(&rest, 10, &pm.resident_pages) || pm.end < pm.start)
+		return fail(ps, ps->line_at, "bad pagemap line");
+	VMS_GROW(sn->pagemap, sn->alloc_pagemap, sn->nr_pagemap + 1);
+	sn->pagemap[sn->nr_pagemap++] = pm;
+	return 0;
+}
+
+/* Header lines up to "smaps".  Returns 1 when the smaps line was seen, 0 at
+ * an (interrupted) end, -1 on error. */
+static int parse_header(struct parser *ps)
+{
+	struct vms_snapshot *sn = ps->snap;
+	struct span line, key;
+	uint64_t v;
+	int r;
+
+	r = next_line(ps, &line);
+	if (r <= 0 || !span_eq(line, "vmspy-snapshot 1"))
+		return fail(ps, 0, "first line is not 'vmspy-snapshot 1'");
+	while ((r = next_line(ps, &line)) > 0) {
+		key = take_word(&line);
+		if (line.n && *line.p == ' ') {
+			line.p++;
+			line.n--;
+		}
+		if (span_eq(key, "smaps"))
+			return 1;
+		if (span_eq(key, "seq") || span_eq(key, "time_ns")) {
+			if (parse_num(line, 10, &v))
+				return fail(ps, ps->line_at, "bad number");
+			*(span_eq(key, "seq") ? &sn->seq : &sn->time_ns) = v;
+		} else if (span_eq(key, "reason")) {
+			free(sn->reason_name);
+			sn->reason_name = xstrndup(line.p, line.n);
+			sn->reason = -1;
+			for (int i = 0; i < VMS_SNAP__COUNT; i++)
+				if (span_eq(line, vms_snap_reason_names[i]))
+					sn->reason = i;
+		} else if (span_eq(key, "label")) {
+			free(sn->label);
+			sn->label = unescape_span(ps, line);
+			if (!sn->label)
+				return -1;
+		} else if (span_eq(key, "module")) {
+			if (parse_module(ps, line))
+				return -1;
+		} else if (span_eq(key, "segment")) {
+			if (parse_segment(ps, line))
+				return -1;
+		} else if (span_eq(key, "pagemap")) {
+			if (parse_pagemap(ps, line))
+				return -1;
+		}
+		/* Unknown keys are room for later versions: ignored. */
+	}
+	sn->interrupted = true;
+	return 0;
+}
+
+#define FIELD(name, member) { name, offsetof(struct vms_smaps_region, member) }
+static const struct {
+	const char *name;
+	size_t offset;
+} kb_fields[] = {
+	FIELD("Size", size),
+	FIELD("Rss", rss),
+	FIELD("Pss", pss),
+	FIELD("Pss_Dirty", pss_dirty),
+	FIELD("Shared_Clean", shared_clean),
+	FIELD("Shared_Dirty", shared_dirty),
+	FIELD("Private_Clean", private_clean),
+	FIELD("Private_Dirty", private_dirty),
+	FIELD("Anonymous", anonymous),
+	FIELD("AnonHugePages", anon_huge_pages),
+	FIELD("Swap", swap),
+	FIELD("SwapPss", swap_pss),
+	FIELD("Locked", locked),
+};
+#undef FIELD
+
+/* "start-end perms offset major:minor inode   path" */
+static int parse_region_line(struct parser *ps, struct span line)
+{
+	struct vms_snapshot *sn = ps->snap;
+	struct vms_smaps_region *r;
+	struct span range, perms, dev;
+	const char *dash, *colon;
+	uint64_t maj, min;
+
+	VMS_GROW(sn->regions, sn->alloc_regions, sn->nr_regions + 1);
+	r = &sn->regions[sn->nr_regions];
+	memset(r, 0, sizeof(*r));
+	r->thp_eligible = -1;
+
+	range = take_word(&line);
+	dash = memchr(range.p, '-', range.n);
+	if (!dash ||
+	    parse_num((struct span){ range.p, (size_t)(dash - range.p) }, 16,
+		      &r->start) ||
+	    parse_num((struct span){ dash + 1,
+				     range.n - (size_t)(dash - range.p) - 1 },
+		      16, &r->end) ||
+	    r->end < r->start)
+		return fail(ps, ps->line_at, "bad smaps address range");
+	perms = take_word(&line);
+	if (perms.n != 4)
+		return fail(ps, ps->line_at, "bad smaps permissions");
+	memcpy(r->perms, perms.p, 4);
+	r->perms[4] = '\0';
+	if (word_num(&line, 16, &r->offset))
+		return fail(ps, ps->line_at, "bad smaps offset");
+	dev = take_word(&line);
+	colon = memchr(dev.p, ':', dev.n);
+	if (!colon ||
+	    parse_num((struct span){ dev.p, (size_t)(colon - dev.p) }, 16,
+		      &maj) ||
+	    parse_num((struct span){ colon + 1,
+				     dev.n - (size_t)(colon - dev.p) - 1 },
+		      16, &min) ||
+	    maj > 0xffffffffu || min > 0xffffffffu)
+		return fail(ps, ps->line_at, "bad smaps device");
+	r->dev_major = (unsigned)maj;
+	r->dev_minor = (unsigned)min;
+	if (word_num(&line, 10, &r->inode))
+		return fail(ps, ps->line_at, "bad smaps inode");
+	skip_spaces(&line);
+	r->path = xstrndup(line.p, line.n);
+	r->vm_flags = NULL;
+	sn->nr_regions++;
+	return 0;
+}
+
+static int parse_field_line(struct parser *ps, struct span key,
+			    struct span rest)
+{
+	struct vms_smaps_region *r;
+	struct span num, unit;
+	uint64_t v;
+
+	if (!ps->snap->nr_regions)
+		return fail(ps, ps->line_at, "smaps field before any region");
+	r = &ps->snap->regions[ps->snap->nr_regions - 1];
+	key.n--; /* the ':' */
+	if (span_eq(key, "VmFlags")) {
+		skip_spaces(&rest);
+		while (rest.n && rest.p[rest.n - 1] == ' ')
+			rest.n--;
+		free(r->vm_flags);
+		r->vm_flags = xstrndup(rest.p, rest.n);
+		return 0;
+	}
+	if (span_eq(key, "THPeligible")) {
+		if (word_num(&rest, 10, &v) || v > 1)
+			return fail(ps, ps->line_at, "bad THPeligible value");
+		r->thp_eligible = (int)v;
+		return 0;
+	}
+	for (size_t i = 0; i < VMS_ARRAY_SIZE(kb_fields); i++) {
+		if (!span_eq(key, kb_fields[i].name))
+			continue;
+		num = take_word(&rest);
+		unit = take_word(&rest);
+		if (parse_num(num, 10, &v) || !span_eq(unit, "kB") ||
+		    __builtin_mul_overflow(v, 1024, &v))
+			return fail(ps, ps->line_at, "bad smaps field value");
+		memcpy((char *)r + kb_fields[i].offset, &v, sizeof(v));
+		return 0;
+	}
+	return 0; /* a field we do not use */
+}
+
+static int parse_smaps(struct parser *ps)
+{
+	struct vms_snapshot *sn = ps->snap;
+	struct span line, first;
+	int r;
+
+	sn->has_smaps = true;
+	while ((r = next_line(ps, &line)) > 0) {
+		struct span rest = line;
+		first = take_word(&rest);
+		if (first.n > 1 && first.p[first.n - 1] == ':') {
+			if (parse_field_line(ps, first, rest))
+				return -1;
+		} else if (parse_region_line(ps, line)) {
+			return -1;
+		}
+	}
+	if (r < 0)
+		sn->interrupted = true;
+	/* The kernel ends every region with VmFlags: a region without it
+	 * was being written when the process died. */
+	if (sn->nr_regions && !sn->regions[sn->nr_regions - 1].vm_flags)
+		sn->interrupted = true;
+	for (size_t i = 0; i < sn->nr_regions; i++)
+		if (!sn->regions[i].vm_flags)
+			sn->regions[i].vm_flags = xstrdup("");
+	return 0;
+}
+
+int vms_snapshot_parse(struct vms_snapshot *snap, const char *name,
+		       const char *text, size_t len, bool want_smaps,
+		       char **err)
+{
+	struct parser ps = { snap, name, text, len, 0, 0, err };
+	int r;
+
+	snap->reason = -1;
+	snap->reason_name = xstrdup("");
+	*err = NULL;
+	r = parse_header(&ps);
+	if (r == 1 && want_smaps)
+		r = parse_smaps(&ps);
+	if (r < 0) {
+		vms_snapshot_release(snap);
+		return -1;
+	}
+	return 0;
+}
+
+void vms_snapshot_release(struct vms_snapshot *snap)
+{
+	for (size_t i = 0; i < snap->nr_modules; i++) {
+		free(snap->modules[i].build_id);
+		free(snap->modules[i].path);
+	}
+	for (size_t i = 0; i < snap->nr_regions; i++) {
+		free(snap->regions[i].path);
+		free(snap->regions[i].vm_flags);
+	}
+	free(snap->modules);
+	free(snap->segments);
+	free(snap->pagemap);
+	free(snap->regions);
+	free(snap->reason_name);
+	free(snap->label);
+	memset(snap, 0, sizeof(*snap));
+}

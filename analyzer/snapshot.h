@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Parsed snapshot files ("snap.<n>", see format.h): the header lines, the
+ * module list with its PT_LOAD segments, optional pagemap summaries, and the
+ * raw /proc/self/smaps text split into regions with their counters.
+ *
+ * The parser treats the file as hostile: every problem is one message that
+ * names the file and the byte offset.  A file cut short (no "smaps" line, an
+ * unterminated last line, a last region without VmFlags) is not an error: it
+ * is marked `interrupted` and keeps everything read before the cut.
+ */
+#ifndef VMSPY_SNAPSHOT_H
+#define VMSPY_SNAPSHOT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct vms_snap_segment {
+	uint64_t start, end;  /* absolute addresses */
+	unsigned prot;        /* PROT_READ | PROT_WRITE | PROT_EXEC */
+};
+
+struct vms_snap_module {
+	uint64_t bias;        /* load bias */
+	char *build_id;       /* lowercase hex, NULL when recorded as '-' */
+	char *path;           /* unescaped */
+	size_t first_segment; /* index into vms_snapshot.segments */
+	size_t nr_segments;
+};
+
+struct vms_snap_pagemap {
+	uint64_t start, end;
+	uint64_t resident_pages;
+};
+
+/* One smaps region.  All counters are in bytes (smaps says kB). */
+struct vms_smaps_region {
+	uint64_t start, end;
+	char perms[5];        /* "rw-p" */
+	uint64_t offset;
+	unsigned dev_major, dev_minor;
+	uint64_t inode;
+	char *path;           /* as printed by the kernel (may end in
+			       * " (deleted)", may be "[heap]"); "" if none */
+	uint64_t size, rss, pss, pss_dirty;
+	uint64_t shared_clean, shared_dirty, private_clean, private_dirty;
+	uint64_t anonymous, anon_huge_pages, swap, swap_pss, locked;
+	int thp_eligible;     /* 0, 1, or -1 when the field was absent */
+	char *vm_flags;       /* e.g. "rd wr mr mw me ac sd"; "" if absent */
+};
+
+struct vms_snapshot {
+	uint32_t index;       /* n of snap.<n> */
+	uint64_t seq;
+	uint64_t time_ns;     /* CLOCK_MONOTONIC */
+	int reason;           /* enum vms_snap_reason, -1 when unknown */
+	char *reason_name;    /* as written ("" when absent) */
+	char *label;          /* unescaped, NULL unless reason user */
+
+	struct vms_snap_module *modules;
+	size_t nr_modules, alloc_modules;
+	struct vms_snap_segment *segments;
+	size_t nr_segments, alloc_segments;
+	struct vms_snap_pagemap *pagemap;
+	size_t nr_pagemap, alloc_pagemap;
+
+	bool has_smaps;       /* smaps regions were parsed */
+	struct vms_smaps_region *regions;
+	size_t nr_regions, alloc_regions;
+
+	bool interrupted;     /* cut short while it was written */
+};
+
+/* Parse a snapshot from memory.  `name` is used in messages (e.g.
+ * "snap.3"); with `want_smaps` false, parsing stops at the "smaps" line.
+ * On error returns -1 and sets *err to an allocated one-line message like
+ * "snapshot 'snap.3' corrupt at offset 120: bad module line" (no "vmspy:"
+ * prefix); the caller frees it.  snap is then released.
+ * pre: snap is zeroed. */
+int vms_snapshot_parse(struct vms_snapshot *snap, const char *name,
+		       const char *text, size_t len, bool want_smaps,
+		       char **err);
+void vms_snapshot_release(struct vms_snapshot *snap);
+
+#endif /* VMSPY_SNAPSHOT_H */

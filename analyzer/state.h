@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The live state of the recorded process at one point of a replay: live
+ * heap allocations, the application's mappings, brk, and running counters
+ * (calls per API, live bytes and their peaks).  Feed it every event in
+ * global seq order with vms_state_apply() (replay.h does the ordering).
+ *
+ * Rules it applies (format.h): a realloc is FREE(api=realloc) then
+ * ALLOC(api=realloc, old_addr), both for the same address when done in
+ * place; an mremap is MUNMAP(api=mremap) then MMAP(api=mremap, old_addr,
+ * old_len), and the new mapping inherits the old one's kind, protection
+ * and file.  A FREE of an address that is not live is counted in
+ * unmatched_frees, not treated as an error: it was allocated before the
+ * recording started or by code the hooks did not see.
+ */
+#ifndef VMSPY_STATE_H
+#define VMSPY_STATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "heapmap.h"
+#include "logreader.h"
+#include "regions.h"
+
+struct vms_peak {
+	uint64_t bytes;
+	uint64_t seq;      /* of the event that reached it */
+	uint64_t time_ns;  /* CLOCK_MONOTONIC of that event (0 unknown) */
+};
+
+struct vms_lane_pending;
+
+struct vms_state {
+	uint64_t page_size;
+	uint64_t pid;
+
+	struct vms_heapmap heap;      /* live allocations */
+	struct vms_regions regions;   /* live app mappings */
+	bool brk_known;
+	uint64_t brk_start, brk_cur;  /* first old_brk seen, current brk */
+
+	uint64_t heap_bytes;          /* live */
+	uint64_t mmap_bytes;          /* = regions.bytes[VMS_REGION_MMAP] */
+	uint64_t shm_bytes;           /* = regions.bytes[VMS_REGION_SHM] */
+	struct vms_peak peak_heap, peak_mmap, peak_shm;
+
+	uint64_t calls[VMS_API__COUNT]; /* one per call (a realloc's two
+					 * records count once) */
+	uint64_t total_allocated_bytes; /* sum of ALLOC sizes */
+	uint64_t total_allocations;
+	uint64_t unmatched_frees;       /* FREE of an address not live */
+	uint64_t replaced_allocs;       /* ALLOC of an address already live */
+
+	uint64_t events;                /* events applied */
+	uint64_t threads;               /* main thread + THREAD_BEGINs */
+	uint64_t last_seq, last_time_ns;
+	bool exited;                    /* an EXIT record was seen */
+	int64_t exit_status;
+	uint64_t dropped;               /* from EXIT */
+	uint64_t disabled_lanes;        /* DISABLED records */
+
+	struct vms_lane_pending *lanes; /* per-lane half-done realloc/mremap */
+	size_t lanes_size;
+	size_t lanes_count;
+};
+
+void vms_state_init(struct vms_state *st, uint64_t page_size, uint64_t pid);
+void vms_state_release(struct vms_state *st);
+void vms_state_apply(struct vms_state *st, const struct vms_event *ev);
+
+#endif /* VMSPY_STATE_H */

@@ -1,0 +1,862 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Unit tests for the recording reader, log decoder, replay merge and live
+ * state, on small recordings written by synth.h into temporary directories:
+ * good input decodes exactly, and every kind of damage gives the right
+ * message at the right offset while keeping what came before it.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/mman.h>
+
+#include <cmocka.h>
+
+#include "synth.h"
+
+#include "logreader.h"
+#include "recording.h"
+#include "replay.h"
+#include "state.h"
+
+#define PID 4321
+#define MAX_EVENTS 256
+
+struct collected {
+	struct vms_event ev[MAX_EVENTS];
+	size_t n;
+	struct vms_state st;
+};
+
+static int collect(const struct vms_event *ev, void *ctx)
+{
+	struct collected *c = ctx;
+	if (c->n < MAX_EVENTS)
+		c->ev[c->n++] = *ev;
+	vms_state_apply(&c->st, ev);
+	return 0;
+}
+
+/* Open dir, replay everything into *c; the caller releases with done(). */
+static void replay_dir(const char *dir, struct vms_recording *rec,
+		       struct vms_replay *rp, struct collected *c)
+{
+	assert_int_equal(vms_recording_open(rec, dir), 0);
+	vms_replay_init(rp, rec);
+	memset(c, 0, sizeof(*c));
+	vms_state_init(&c->st, rec->meta.page_size, rec->meta.pid);
+	assert_int_equal(vms_replay_run(rp, collect, c), 0);
+}
+
+static void done(struct vms_recording *rec, struct vms_replay *rp,
+		 struct collected *c, char *dir)
+{
+	vms_state_release(&c->st);
+	vms_replay_release(rp);
+	vms_recording_release(rec);
+	synth_rmdir(dir);
+}
+
+static struct collected c; /* large: keep it off the stack */
+
+/* ---- meta and files ---- */
+
+static void meta_parsed(void **state)
+{
+	struct vms_recording rec;
+	char *dir = synth_tmpdir();
+	(void)state;
+
+	assert_int_equal(synth_text(dir, "meta",
+		"vmspy-recording 1\n"
+		"pid 77\nexe /bin/a\\nb\\\\c\nargc 3\nargv 0 a\n"
+		"argv 2 x\\ty\nfuture_key whatever\npage_size 16384\n"
+		"start_monotonic_ns 5\nargv_redacted 1\n"), 0);
+	assert_int_equal(vms_recording_open(&rec, dir), 0);
+	assert_int_equal(rec.meta.pid, 77);
+	assert_string_equal(rec.meta.exe, "/bin/a\nb\\c");
+	assert_int_equal(rec.meta.argc, 3);
+	assert_string_equal(rec.meta.argv[0], "a");
+	assert_null(rec.meta.argv[1]);
+	assert_string_equal(rec.meta.argv[2], "x\ty");
+	assert_int_equal(rec.meta.page_size, 16384);
+	assert_int_equal(rec.meta.start_monotonic_ns, 5);
+	assert_true(rec.meta.argv_redacted);
+	assert_int_equal(rec.nr_logs, 0);
+	vms_recording_release(&rec);
+	synth_rmdir(dir);
+}
+
+static void meta_rejected(void **state)
+{
+	static const char *const bad[] = {
+		"", "not a recording\n", "vmspy-recording 2\npid 1\n",
+		"vmspy-recording 1\npid x1\n",
+		"vmspy-recording 1\nexe bad\\qescape\n",
+		"vmspy-recording 1\nargv 99999999999 x\n",
+		"vmspy-recording 1\npage_size 1000\n",
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct vms_recording rec;
+		char *dir = synth_tmpdir();
+		assert_int_equal(synth_text(dir, "meta", bad[i]), 0);
+		assert_int_equal(vms_recording_open(&rec, dir), -1);
+		synth_rmdir(dir);
+	}
+	{
+		struct vms_recording rec;
+		char *dir = synth_tmpdir();
+		assert_int_equal(vms_recording_open(&rec, dir), -1); /* none */
+		assert_int_equal(vms_recording_open(&rec, "/etc/passwd"), -1);
+		synth_rmdir(dir);
+	}
+}
+
+static void files_found_and_sorted(void **state)
+{
+	struct vms_recording rec;
+	struct synth_log l;
+	char *dir = synth_tmpdir();
+	(void)state;
+
+	assert_int_equal(synth_meta(dir, PID), 0);
+	for (uint32_t lane = 0; lane < 12; lane += 5) {
+		synth_log_init(&l, lane, PID);
+		assert_int_equal(synth_log_save(&l, dir), 0);
+		synth_log_release(&l);
+	}
+	assert_int_equal(synth_text(dir, "log.01", "junk"), 0);
+	assert_int_equal(synth_text(dir, "log.x", "junk"), 0);
+	assert_int_equal(synth_text(dir, "snap.10", "vmspy-snapshot 1\n"), 0);
+	assert_int_equal(synth_text(dir, "snap.2", "vmspy-snapshot 1\n"), 0);
+	assert_int_equal(vms_recording_open(&rec, dir), 0);
+	assert_int_equal(rec.nr_logs, 3);
+	assert_int_equal(rec.logs[0].lane, 0);
+	assert_int_equal(rec.logs[1].lane, 5);
+	assert_int_equal(rec.logs[2].lane, 10);
+	assert_string_equal(rec.logs[2].name, "log.10");
+	assert_null(rec.logs[1].error);
+	assert_int_equal(rec.nr_snaps, 2);
+	assert_int_equal(rec.snaps[0].index, 2);
+	assert_int_equal(rec.snaps[1].index, 10);
+	vms_recording_release(&rec);
+	synth_rmdir(dir);
+}
+
+/* ---- decoding ---- */
+
+static void decode_delta_state(void **state)
+{
+	struct vms_recording rec;
+	struct vms_replay rp;
+	struct synth_log l;
+	char *dir = synth_tmpdir();
+	(void)state;
+
+	synth_meta(dir, PID);
+	synth_log_init(&l, 0, PID);
+	synth_alloc(&l, 5, VMS_API_MALLOC, 0, 0x7f0000001000, 100, 0, 0);
+	synth_alloc(&l, 9, VMS_API_CALLOC, 0, 0x5500000010, 32, 0, 0);
+	synth_alloc(&l, 9, VMS_API_POSIX_MEMALIGN, 0, 0xffffffffffffff00ull,
+		    64, 64, 0);
+	synth_free(&l, 1000000, VMS_API_FREE, 0x5500000010);
+	synth_mmap(&l, 1000001, VMS_API_MMAP, 0, 0x7f1234560000, 8192,
+		   PROT_READ, MAP_PRIVATE, 3, 4096, "/lib/x.so", 0, 0);
+	synth_log_save(&l, dir);
+	synth_log_release(&l);
+
+	replay_dir(dir, &rec, &rp, &c);
+	assert_int_equal(rp.nr_damage, 0);
+	assert_int_equal(c.n, 5);
+	assert_int_equal(c.ev[0].type, VMS_REC_ALLOC);
+	assert_int_equal(c.ev[0].seq, 5);
+	assert_true(c.ev[0].addr == 0x7f0000001000);
+	assert_int_equal(c.ev[0].size, 100);
+	assert_int_equal(c.ev[0].tid, PID);
+	assert_int_equal(c.ev[0].offset, VMS_LOG_HEADER_SIZE);
+	assert_int_equal(c.ev[1].api, VMS_API_CALLOC);
+	assert_true(c.ev[1].addr == 0x5500000010);
+	assert_int_equal(c.ev[1].seq, 9);
+	assert_true(c.ev[2].addr == 0xffffffffffffff00ull);
+	assert_int_equal(c.ev[2].align, 64);
+	assert_int_equal(c.ev[3].type, VMS_REC_FREE);
+	assert_true(c.ev[3].addr == 0x5500000010);
+	assert_int_equal(c.ev[3].seq, 1000000);
+	/* mmap addresses are absolute */
+	assert_true(c.ev[4].addr == 0x7f1234560000);
+	assert_int_equal(c.ev[4].fd, 3);
+	assert_int_equal(c.ev[4].file_offset, 4096);
+	assert_int_equal(c.ev[4].str_len, 9);
+	assert_memory_equal(c.ev[4].str, "/lib/x.so", 9);
+	assert_int_equal(c.ev[4].dev, 0x801);
+	assert_int_equal(c.ev[4].ino, 4242);
+	assert_int_equal(c.st.heap_bytes, 164);
+	assert_int_equal(c.st.calls[VMS_API_MALLOC], 1);
+	assert_int_equal(c.st.calls[VMS_API_FREE], 1);
+	assert_int_equal(c.st.mmap_bytes, 8192);
+	done(&rec, &rp, &c, dir);
+}
+
+static void decode_stacks_time_skip(void **state)
+{
+	static const uint64_t f1[] = { 0x401000, 0x400800, 0x7fff00001234 };
+	static const uint64_t f2[] = { 0x401004 };
+	struct vms_recording rec;
+	struct vms_replay rp;
+	struct synth_log l, l1;
+	const uint64_t *fr;
+	size_t n;
+	char *dir = synth_tmpdir();
+	(void)state;
+
+	synth_meta(dir, PID);
+	synth_log_init(&l, 0, PID);
+	synth_alloc(&l, 1, VMS_API_MALLOC, 0, 0x1000, 1, 0, 0);
+	synth_time(&l, 1500000000);
+	synth_stack(&l, 1, f1, 3);
+	synth_skip(&l, 13);
+	synth_stack(&l, 2, f2, 1);
+	synth_alloc(&l, 2, VMS_API_MALLOC, 1, 0x2000, 2, 0, 0);
+	synth_skip(&l, 0);
+	synth_alloc(&l, 3, VMS_API_MALLOC, 2, 0x3000, 3, 0, 0);
+	synth_time(&l, 2000000000);
+	synth_alloc(&l, 4, VMS_API_MALLOC, 1, 0x4000, 4, 0, 0);
+	synth_log_save(&l, dir);
+	/* lane 1 defines the same frames under another id */
+	synth_log_init(&l1, 1, PID);
+	synth_thread_begin(&l1, 6, 999);
+	synth_stack(&l1, 1, f2, 1);
+	synth_alloc(&l1, 7, VMS_API_MALLOC, 1, 0x5000, 5, 0, 0);
+	synth_log_save(&l1, dir);
+	synth_log_release(&l);
+	synth_log_release(&l1);
+
+	replay_dir(dir, &rec, &rp, &c);
+	assert_int_equal(rp.nr_damage, 0);
+	assert_int_equal(c.n, 6);
+	assert_int_equal(c.ev[0].time_ns, 0);
+	assert_int_equal(c.ev[0].gstack, 0);
+	assert_int_equal(c.ev[1].time_ns, 1500000000);
+	assert_int_equal(c.ev[1].stack, 1);
+	fr = vms_stacks_get(&rp.stacks, c.ev[1].gstack, &n);
+	assert_int_equal(n, 3);
+	assert_memory_equal(fr, f1, sizeof(f1));
+	assert_int_equal(c.ev[2].stack, 2);
+	fr = vms_stacks_get(&rp.stacks, c.ev[2].gstack, &n);
+	assert_int_equal(n, 1);
+	assert_true(fr[0] == f2[0]);
+	assert_int_equal(c.ev[3].time_ns, 2000000000);
+	assert_int_equal(c.ev[3].gstack, c.ev[1].gstack);
+	/* lane 1: new thread, same frames -> same global id */
+	assert_int_equal(c.ev[4].type, VMS_REC_THREAD_BEGIN);
+	assert_int_equal(c.ev[4].tid, 999);
+	assert_int_equal(c.ev[5].tid, 999);
+	assert_int_equal(c.ev[5].lane, 1);
+	assert_int_equal(c.ev[5].gstack, c.ev[2].gstack);
+	assert_int_equal(vms_stacks_count(&rp.stacks), 2);
+	assert_int_equal(vms_replay_lane_stack(&rp, 1, 1), c.ev[2].gstack);
+	assert_int_equal(c.st.threads, 2);
+	done(&rec, &rp, &c, dir);
+}
+
+/* Records after an all-zero word are never read. */
+static void zero_word_ends_log(void **state)
+{
+	struct vms_recording rec;
+	struct vms_replay rp;
+	struct synth_log l;
+	uint32_t zero = 0;
+	char *dir = synth_tmpdir();
+	(void)state;
+
+	synth_meta(dir, PID);
+	synth_log_init(&l, 0, PID);
+	synth_alloc(&l, 1, VMS_API_MALLOC, 0, 0x1000, 1, 0, 0);
+	synth_raw(&l, &zero, 4);
+	synth_alloc(&l, 2, VMS_API_MALLOC, 0, 0x2000, 1, 0, 0);
+	synth_log_save_tail(&l, dir, 0);
+	synth_log_release(&l);
+	replay_dir(dir, &rec, &rp, &c);
+	assert_int_equal(rp.nr_damage, 0);
+	assert_int_equal(c.n, 1);
+	done(&rec, &rp, &c, dir);
+}
+
+/* A log that ends right after a complete record (no zero tail) is fine. */
+static void end_of_file_ends_log(void **state)
+{
+	struct vms_recording rec;
+	struct vms_replay rp;
+	struct synth_log l;
+	char *dir = synth_tmpdir();
+	(void)state;
+
+	synth_meta(dir, PID);
+	synth_log_init(&l, 0, PID);
+	synth_alloc(&l, 1, VMS_API_MALLOC, 0, 0x1000, 1, 0, 0);
+	synth_exit(&l, 2, 0, 7);
+	synth_log_save_tail(&l, dir, 0);
+	synth_log_release(&l);
+	replay_dir(dir, &rec, &rp, &c);
+	assert_int_equal(rp.nr_damage, 0);
+	assert_int_equal(c.n, 2);
+	assert_true(c.st.exited);
+	assert_int_equal(c.st.dropped, 7);
+	done(&rec, &rp, &c, dir);
+}
+
+/* Build lane 0 = two good records then `bad`; check the damage message. */
+static void check_damage(void (*add_bad)(struct synth_log *), size_t tail,
+			 const char *expect)
+{
+	struct vms_recording rec;
+	struct vms_replay rp;
+	struct synth_log l;
+	char *dir = synth_tmpdir();
+	char msg[256];
+	size_t bad_at;
+
+	synth_meta(dir, PID);
+	synth_log_init(&l, 0, PID);
+	synth_alloc(&l, 1, VMS_API_MALLOC, 0, 0x1000, 8, 0, 0);
+	synth_free(&l, 2, VMS_API_FREE, 0x1000);
+	bad_at = l.len;
+	add_bad(&l);
+	synth_log_save_tail(&l, dir, tail);
+	synth_log_release(&l);
+
+	replay_dir(dir, &rec, &rp, &c);
+	assert_int_equal(c.n, 2);
+	assert_int_equal(rp.nr_damage, 1);
+	snprintf(msg, sizeof(msg),
+		 "log 'log.0' corrupt at offset %zu: %s; read 2 events before it",
+		 bad_at, expect);
+	assert_string_equal(rp.damage[0].message, msg);
+	done(&rec, &rp, &c, dir);
+}
+
+static void bad_truncated(struct synth_log *l)
+{
+	synth_alloc(l, 3, VMS_API_MALLOC, 0, 0x2000, 8, 0, 0);
+	l->len -= 3; /* the process died mid-record, word already written */
+}
+
+static void bad_length(struct synth_log *l)
+{
+	uint32_t w = VMS_REC_WORD(VMS_REC_ALLOC, 99999);
+	synth_raw(l, &w, 4);
+}
+
+static void bad_type(struct synth_log *l)
+{
+	uint32_t w = VMS_REC_WORD(77, 0);
+	synth_raw(l, &w, 4);
+}
+
+static void bad_short_body(struct synth_log *l)
+{
+	synth_seq(l, 3);
+	synth_u(l, VMS_API_MALLOC);
+	synth_end(l, VMS_REC_ALLOC);
+}
+
+static void bad_undefined_stack(struct synth_log *l)
+{
+	synth_alloc(l, 3, VMS_API_MALLOC, 5, 0x2000, 8, 0, 0);
+}
+
+static void bad_seq_wrap(struct synth_log *l)
+{
+	synth_u(l, UINT64_MAX);
+	synth_u(l, VMS_API_FREE);
+	synth_u(l, 0);
+	synth_end(l, VMS_REC_FREE);
+}
+
+static void bad_api(struct synth_log *l)
+{
+	synth_free(l, 3, VMS_API_MMAP, 0x1000);
+}
+
+static void bad_realloc_without_old(struct synth_log *l)
+{
+	synth_alloc(l, 3, VMS_API_MALLOC, 0, 0x2000, 8, 0, 0);
+	/* rewrite as realloc: api byte is the second body byte */
+	l->buf[l->len - 12 + 4 + 1] = VMS_API_REALLOC;
+}
+
+static void damage_cases(void **state)
+{
+	(void)state;
+	check_damage(bad_truncated, 0,
+		     "record length 7 past end of file");
+	check_damage(bad_length, 64, "record length 99999 past end of file");
+	check_damage(bad_type, 64, "unknown record type 77");
+	check_damage(bad_short_body, 64, "ALLOC body too short (2 bytes)");
+	check_damage(bad_undefined_stack, 64,
+		     "ALLOC uses undefined stack id 5");
+	check_damage(bad_seq_wrap, 64, "sequence number goes backwards");
+	check_damage(bad_api, 64, "api 10 not valid in a FREE record");
+	check_damage(bad_realloc_without_old, 64,
+		     "ALLOC body too short (7 bytes)");
+}
+
+static void bad_header(void **state)
+{
+	struct vms_recording rec;
+	struct vms_replay rp;
+	struct synth_log l;
+	char *dir = synth_tmpdir();
+	(void)state;
+
+	synth_meta(dir, PID);
+	synth_log_init(&l, 0, PID);
+	synth_alloc(&l, 1, VMS_API_MALLOC, 0, 0x1000, 8, 0, 0);
+	synth_log_save(&l, dir);
+	l.buf[0] = 'X';
+	l.lane = 1;
+	synth_log_save(&l, dir);          /* log.1: bad magic */
+	l.buf[0] = 'V';
+	l.lane = 2;
+	synth_log_save(&l, dir);          /* log.2: says lane 0 */
+	synth_log_release(&l);
+	synth_text(dir, "log.3", "VMSPY");  /* truncated header */
+	synth_text(dir, "log.4", "");       /* empty */
+
+	replay_dir(dir, &rec, &rp, &c);
+	assert_int_equal(c.n, 1);
+	assert_int_equal(rp.nr_damage, 4);
+	assert_string_equal(rp.damage[0].message,
+			    "log 'log.1' corrupt at offset 0: bad magic (not a "
+			    "vmspy log)");
+	assert_string_equal(rp.damage[1].message,
+			    "log 'log.2' corrupt at offset 12: header says "
+			    "lane 0");
+	assert_string_equal(rp.damage[2].message,
+			    "log 'log.3' truncated at offset 5: the header "
+			    "needs 64 bytes");
+	assert_string_equal(rp.damage[3].message,
+			    "log 'log.4' truncated at offset 0: the header "
+			    "needs 64 bytes");
+	done(&rec, &rp, &c, dir);
+}
+
+static void stack_id_jump_rejected(void **state)
+{
+	struct vms_recording rec;
+	struct vms_replay rp;
+	struct synth_log l;
+	uint64_t f = 0x1234;
+	char *dir = synth_tmpdir();
+	(void)state;
+
+	synth_meta(dir, PID);
+	synth_log_init(&l, 0, PID);
+	synth_stack(&l, 1, &f, 1);
+	synth_stack(&l, 1ull << 40, &f, 1);
+	synth_log_save(&l, dir);
+	synth_log_release(&l);
+	replay_dir(dir, &rec, &rp, &c);
+	assert_int_equal(rp.nr_damage, 1);
+	assert_non_null(strstr(rp.damage[0].message, "out of order"));
+	done(&rec, &rp, &c, dir);
+}
+
+/* ---- replay ---- */
+
+static void merge_three_lanes(void **state)
+{
+	struct vms_recording rec;
+	struct vms_replay rp;
+	struct synth_log l[3];
+	char *dir = synth_tmpdir();
+	uint64_t next = 1;
+	(void)state;
+
+	synth_meta(dir, PID);
+	for (uint32_t i = 0; i < 3; i++)
+		synth_log_init(&l[i], i, PID);
+	/* Deal seqs 1..60 out unevenly: lane = f(seq). */
+	for (uint64_t seq = 1; seq <= 60; seq++) {
+		uint32_t lane = (uint32_t)((seq * 7 + seq / 5) % 3);
+		synth_alloc(&l[lane], seq, VMS_API_MALLOC, 0,
+			    0x10000 + seq * 16, seq, 0, 0);
+	}
+	for (uint32_t i = 0; i < 3; i++) {
+		synth_log_save(&l[i], dir);
+		synth_log_release(&l[i]);
+	}
+	replay_dir(dir, &rec, &rp, &c);
+	assert_int_equal(c.n, 60);
+	for (size_t i = 0; i < c.n; i++) {
+		assert_int_equal(c.ev[i].seq, next++);
+		assert_int_equal(c.ev[i].lane,
+				 (c.ev[i].seq * 7 + c.ev[i].seq / 5) % 3);
+	}
+	assert_int_equal(c.st.heap_bytes, 60 * 61 / 2);
+	assert_int_equal(c.st.heap.count, 60);
+	done(&rec, &rp, &c, dir);
+}
+
+/* Thread A frees an address, thread B gets it back: merge must put the
+ * free first, so the live state ends with B's block. */
+static void merge_reused_address(void **state)
+{
+	struct vms_recording rec;
+	struct vms_replay rp;
+	struct synth_log a, b;
+	char *dir = synth_tmpdir();
+	(void)state;
+
+	synth_meta(dir, PID);
+	synth_log_init(&a, 0, PID);
+	synth_log_init(&b, 1, PID);
+	synth_alloc(&a, 1, VMS_API_MALLOC, 0, 0x1000, 10, 0, 0);
+	synth_alloc(&b, 2, VMS_API_MALLOC, 0, 0x9000, 1, 0, 0);
+	synth_free(&a, 3, VMS_API_FREE, 0x1000);
+	synth_alloc(&b, 4, VMS_API_MALLOC, 0, 0x1000, 20, 0, 0);
+	synth_log_save(&a, dir);
+	synth_log_save(&b, dir);
+	synth_log_release(&a);
+	synth_log_release(&b);
+	replay_dir(dir, &rec, &rp, &c);
+	assert_int_equal(c.st.heap_bytes, 21);
+	assert_int_equal(vms_heapmap_find(&c.st.heap, 0x1000)->size, 20);
+	assert_int_equal(vms_heapmap_find(&c.st.heap, 0x1000)->lane, 1);
+	assert_int_equal(c.st.unmatched_frees, 0);
+	assert_int_equal(c.st.replaced_allocs, 0);
+	assert_int_equal(c.st.peak_heap.bytes, 21);
+	assert_int_equal(c.st.peak_heap.seq, 4);
+	done(&rec, &rp, &c, dir);
+}
+
+/* A damaged lane stops; the others are read to their end. */
+static void damage_keeps_other_lanes(void **state)
+{
+	struct vms_recording rec;
+	struct vms_replay rp;
+	struct synth_log a, b;
+	uint32_t w = VMS_REC_WORD(VMS_REC_FREE, 5000);
+	char *dir = synth_tmpdir();
+	(void)state;
+
+	synth_meta(dir, PID);
+	synth_log_init(&a, 0, PID);
+	synth_log_init(&b, 1, PID);
+	synth_alloc(&a, 1, VMS_API_MALLOC, 0, 0x1000, 10, 0, 0);
+	synth_raw(&a, &w, 4);
+	synth_alloc(&b, 2, VMS_API_MALLOC, 0, 0x2000, 1, 0, 0);
+	synth_alloc(&b, 3, VMS_API_MALLOC, 0, 0x3000, 1, 0, 0);
+	synth_log_save(&a, dir);
+	synth_log_save(&b, dir);
+	synth_log_release(&a);
+	synth_log_release(&b);
+	replay_dir(dir, &rec, &rp, &c);
+	assert_int_equal(c.n, 3);
+	assert_int_equal(rp.nr_damage, 1);
+	assert_int_equal(rp.damage[0].lane, 0);
+	assert_non_null(strstr(rp.damage[0].message, "; read 1 events"));
+	done(&rec, &rp, &c, dir);
+}
+
+/* ---- live state ---- */
+
+static void realloc_in_place_and_moving(void **state)
+{
+	struct vms_recording rec;
+	struct vms_replay rp;
+	struct synth_log l, o;
+	char *dir = synth_tmpdir();
+	(void)state;
+
+	synth_meta(dir, PID);
+	synth_log_init(&l, 0, PID);
+	synth_log_init(&o, 1, PID);
+	synth_alloc(&l, 1, VMS_API_MALLOC, 0, 0x1000, 100, 0, 0);
+	/* in place: 100 -> 150 at 0x1000, another lane interleaved */
+	synth_free(&l, 2, VMS_API_REALLOC, 0x1000);
+	synth_alloc(&o, 3, VMS_API_MALLOC, 0, 0x8000, 1, 0, 0);
+	synth_alloc(&l, 4, VMS_API_REALLOC, 0, 0x1000, 150, 0, 0x1000);
+	/* moving: 0x1000 -> 0x2000, 300 bytes */
+	synth_free(&l, 5, VMS_API_REALLOC, 0x1000);
+	synth_alloc(&l, 6, VMS_API_REALLOC, 0, 0x2000, 300, 0, 0x1000);
+	/* realloc(NULL, 7) */
+	synth_alloc(&l, 7, VMS_API_REALLOC, 0, 0x3000, 7, 0, 0);
+	/* realloc(p, 0) frees */
+	synth_free(&l, 8, VMS_API_REALLOC, 0x3000);
+	/* reallocarray moving */
+	synth_free(&l, 9, VMS_API_REALLOCARRAY, 0x2000);
+	synth_alloc(&l, 10, VMS_API_REALLOCARRAY, 0, 0x4000, 400, 0, 0x2000);
+	synth_log_save(&l, dir);
+	synth_log_save(&o, dir);
+	synth_log_release(&l);
+	synth_log_release(&o);
+
+	replay_dir(dir, &rec, &rp, &c);
+	assert_int_equal(c.st.calls[VMS_API_MALLOC], 2);
+	assert_int_equal(c.st.calls[VMS_API_REALLOC], 4);
+	assert_int_equal(c.st.calls[VMS_API_REALLOCARRAY], 1);
+	assert_int_equal(c.st.calls[VMS_API_FREE], 0);
+	assert_int_equal(c.st.heap.count, 2);
+	assert_int_equal(c.st.heap_bytes, 401);
+	assert_int_equal(vms_heapmap_find(&c.st.heap, 0x4000)->size, 400);
+	assert_null(vms_heapmap_find(&c.st.heap, 0x1000));
+	assert_int_equal(c.st.unmatched_frees, 0);
+	assert_int_equal(c.st.peak_heap.bytes, 401);
+	assert_int_equal(c.st.total_allocated_bytes,
+			 100 + 1 + 150 + 300 + 7 + 400);
+	done(&rec, &rp, &c, dir);
+}
+
+static void mmap_split_fixed_mremap(void **state)
+{
+	struct vms_recording rec;
+	struct vms_replay rp;
+	struct synth_log l;
+	const uint64_t A = 0x7f0000000000, P = 4096;
+	const struct vms_region *r;
+	char *dir = synth_tmpdir();
+	(void)state;
+
+	synth_meta(dir, PID);
+	synth_log_init(&l, 0, PID);
+	/* file mapping of 4 pages at offset 8192 */
+	synth_mmap(&l, 1, VMS_API_MMAP, 0, A, 4 * P, PROT_READ, MAP_PRIVATE,
+		   5, 8192, "/data/f", 0, 0);
+	/* unmap page 1 -> [A, A+P) and [A+2P, A+4P) */
+	synth_munmap(&l, 2, VMS_API_MUNMAP, 0, A + P, 100 /* rounds up */);
+	/* anonymous 2 pages, then MAP_FIXED over its second page */
+	synth_mmap(&l, 3, VMS_API_MMAP64, 0, A + 16 * P, 2 * P,
+		   PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0,
+		   "", 0, 0);
+	synth_mmap(&l, 4, VMS_API_MMAP, 0, A + 17 * P, P, PROT_READ,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0, "", 0, 0);
+	synth_log_save(&l, dir);
+	synth_log_release(&l);
+
+	replay_dir(dir, &rec, &rp, &c);
+	assert_int_equal(c.st.regions.n, 4);
+	r = vms_regions_find(&c.st.regions, A);
+	assert_non_null(r);
+	assert_true(r->start == A && r->end == A + P);
+	assert_int_equal(r->offset, 8192);
+	assert_null(vms_regions_find(&c.st.regions, A + P));
+	r = vms_regions_find(&c.st.regions, A + 3 * P);
+	assert_true(r->start == A + 2 * P && r->end == A + 4 * P);
+	assert_int_equal(r->offset, 8192 + 2 * P);
+	assert_int_equal(r->fd, 5);
+	assert_memory_equal(r->path, "/data/f", 7);
+	r = vms_regions_find(&c.st.regions, A + 17 * P);
+	assert_int_equal(r->seq, 4);
+	assert_int_equal(r->prot, PROT_READ);
+	assert_null(r->path);
+	assert_int_equal(c.st.mmap_bytes, 5 * P);
+	assert_int_equal(c.st.peak_mmap.bytes, 5 * P);
+	assert_int_equal(c.st.peak_mmap.seq, 3);
+	assert_int_equal(c.st.calls[VMS_API_MMAP], 2);
+	assert_int_equal(c.st.calls[VMS_API_MMAP64], 1);
+	assert_int_equal(c.st.calls[VMS_API_MUNMAP], 1);
+	done(&rec, &rp, &c, dir);
+}
+
+static void mremap_moves_and_shm(void **state)
+{
+	struct vms_recording rec;
+	struct vms_replay rp;
+	struct synth_log l;
+	const uint64_t A = 0x7f0000000000, B = 0x7f1000000000, P = 4096;
+	const struct vms_region *r;
+	char *dir = synth_tmpdir();
+	(void)state;
+
+	synth_meta(dir, PID);
+	synth_log_init(&l, 0, PID);
+	synth_mmap(&l, 1, VMS_API_MMAP, 0, A, 2 * P, PROT_READ | PROT_WRITE,
+		   MAP_SHARED, 7, 0, "/dev/shm/pool", 0, 0);
+	synth_munmap(&l, 2, VMS_API_MREMAP, 0, A, 2 * P);
+	synth_mmap(&l, 3, VMS_API_MREMAP, 0, B, 8 * P, 0, 0, -1, 0, "", A,
+		   2 * P);
+	/* SysV attach 3 pages, detach it */
+	synth_seq(&l, 4);
+	synth_u(&l, 0);
+	synth_u(&l, 17);           /* shmid */
+	synth_u(&l, A + 64 * P);   /* addr */
+	synth_u(&l, 3 * P - 10);   /* size */
+	synth_u(&l, 0);            /* shmflg */
+	synth_u(&l, 0xabc);        /* key */
+	synth_end(&l, VMS_REC_SHMAT);
+	synth_seq(&l, 5);
+	synth_u(&l, 0);
+	synth_u(&l, A + 64 * P);
+	synth_end(&l, VMS_REC_SHMDT);
+	synth_log_save(&l, dir);
+	synth_log_release(&l);
+
+	replay_dir(dir, &rec, &rp, &c);
+	assert_int_equal(c.st.calls[VMS_API_MREMAP], 1);
+	assert_int_equal(c.st.regions.n, 1);
+	r = vms_regions_find(&c.st.regions, B);
+	assert_non_null(r);
+	assert_int_equal(r->end - r->start, 8 * P);
+	assert_int_equal(r->kind, VMS_REGION_SHM);
+	assert_int_equal(r->prot, PROT_READ | PROT_WRITE);
+	assert_int_equal(r->api, VMS_API_MREMAP);
+	assert_int_equal(c.st.shm_bytes, 8 * P);
+	assert_int_equal(c.st.mmap_bytes, 0);
+	assert_int_equal(c.st.peak_shm.bytes, 11 * P);
+	assert_int_equal(c.st.peak_shm.seq, 4);
+	assert_int_equal(c.st.calls[VMS_API_SHMAT], 1);
+	assert_int_equal(c.st.calls[VMS_API_SHMDT], 1);
+	done(&rec, &rp, &c, dir);
+}
+
+static void peaks_and_unmatched(void **state)
+{
+	struct vms_recording rec;
+	struct vms_replay rp;
+	struct synth_log l;
+	char *dir = synth_tmpdir();
+	(void)state;
+
+	synth_meta(dir, PID);
+	synth_log_init(&l, 0, PID);
+	synth_time(&l, 1000000000 + 100);
+	synth_alloc(&l, 1, VMS_API_MALLOC, 0, 0x1000, 100, 0, 0);
+	synth_time(&l, 1000000000 + 200);
+	synth_alloc(&l, 2, VMS_API_MALLOC, 0, 0x2000, 200, 0, 0);
+	synth_time(&l, 1000000000 + 300);
+	synth_free(&l, 3, VMS_API_FREE, 0x1000);
+	synth_free(&l, 4, VMS_API_FREE, 0xdead0);
+	synth_alloc(&l, 5, VMS_API_MALLOC, 0, 0x3000, 50, 0, 0);
+	synth_log_save(&l, dir);
+	synth_log_release(&l);
+
+	replay_dir(dir, &rec, &rp, &c);
+	assert_int_equal(c.st.peak_heap.bytes, 300);
+	assert_int_equal(c.st.peak_heap.seq, 2);
+	assert_int_equal(c.st.peak_heap.time_ns, 1000000000 + 200);
+	assert_int_equal(c.st.heap_bytes, 250);
+	assert_int_equal(c.st.unmatched_frees, 1);
+	assert_int_equal(c.st.calls[VMS_API_FREE], 2);
+	assert_false(c.st.exited);
+	done(&rec, &rp, &c, dir);
+}
+
+/* ---- snapshots ---- */
+
+static void snapshot_parsed(void **state)
+{
+	struct vms_recording rec;
+	const struct vms_snapshot *s;
+	char *dir = synth_tmpdir();
+	(void)state;
+
+	synth_meta(dir, PID);
+	synth_text(dir, "snap.0",
+		"vmspy-snapshot 1\nseq 12\ntime_ns 3000\nreason user\n"
+		"label after\\tload\n"
+		"module 7f0000000000 abcdef01 /lib/libc.so.6\n"
+		"segment 7f0000000000 7f0000028000 r--\n"
+		"segment 7f0000028000 7f000019d000 r-x\n"
+		"module 0 - /path with spaces\n"
+		"pagemap 1000 3000 2\n"
+		"smaps\n"
+		"55d0c0a4e000-55d0c0a50000 r--p 00002000 fd:01 1234567"
+		"                    /usr/bin/my prog (deleted)\n"
+		"Size:                  8 kB\nKernelPageSize:        4 kB\n"
+		"Rss:                   8 kB\nPss:                   4 kB\n"
+		"Pss_Dirty:             0 kB\nPrivate_Dirty:         4 kB\n"
+		"AnonHugePages:      2048 kB\nSwap:                 12 kB\n"
+		"THPeligible:    1\nVmFlags: rd mr mw me sd \n"
+		"7ffd1000-7ffd2000 rw-p 00000000 00:00 0 \n"
+		"Size:                  4 kB\n");
+	assert_int_equal(vms_recording_open(&rec, dir), 0);
+	s = vms_recording_snapshot(&rec, 0, false);
+	assert_non_null(s);
+	assert_int_equal(s->seq, 12);
+	assert_int_equal(s->reason, VMS_SNAP_USER);
+	assert_string_equal(s->label, "after\tload");
+	assert_int_equal(s->nr_modules, 2);
+	assert_string_equal(s->modules[0].build_id, "abcdef01");
+	assert_int_equal(s->modules[0].nr_segments, 2);
+	assert_int_equal(s->segments[1].prot, PROT_READ | PROT_EXEC);
+	assert_null(s->modules[1].build_id);
+	assert_string_equal(s->modules[1].path, "/path with spaces");
+	assert_int_equal(s->nr_pagemap, 1);
+	assert_false(s->has_smaps);
+	s = vms_recording_snapshot(&rec, 0, true);
+	assert_non_null(s);
+	assert_true(s->has_smaps);
+	assert_int_equal(s->nr_regions, 2);
+	assert_true(s->regions[0].start == 0x55d0c0a4e000);
+	assert_string_equal(s->regions[0].perms, "r--p");
+	assert_int_equal(s->regions[0].offset, 0x2000);
+	assert_int_equal(s->regions[0].dev_major, 0xfd);
+	assert_int_equal(s->regions[0].inode, 1234567);
+	assert_string_equal(s->regions[0].path, "/usr/bin/my prog (deleted)");
+	assert_int_equal(s->regions[0].rss, 8192);
+	assert_int_equal(s->regions[0].pss, 4096);
+	assert_int_equal(s->regions[0].private_dirty, 4096);
+	assert_int_equal(s->regions[0].anon_huge_pages, 2048 * 1024);
+	assert_int_equal(s->regions[0].swap, 12 * 1024);
+	assert_int_equal(s->regions[0].thp_eligible, 1);
+	assert_string_equal(s->regions[0].vm_flags, "rd mr mw me sd");
+	assert_string_equal(s->regions[1].path, "");
+	assert_int_equal(s->regions[1].thp_eligible, -1);
+	/* the last region has no VmFlags: the writer was interrupted */
+	assert_true(s->interrupted);
+	vms_recording_release(&rec);
+	synth_rmdir(dir);
+}
+
+static void snapshot_rejected(void **state)
+{
+	static const char *const bad[] = {
+		"vmspy-snapshot 2\n",
+		"vmspy-snapshot 1\nsegment 1 2 r--\n",
+		"vmspy-snapshot 1\nmodule zz - /x\n",
+		"vmspy-snapshot 1\nsmaps\nSize: 4 kB\n",
+		"vmspy-snapshot 1\nsmaps\n1000-2000 rw-p 0 00:00 0\n"
+		"Rss: 4 MB\n",
+		"vmspy-snapshot 1\nsmaps\n2000-1000 rw-p 0 00:00 0\n",
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct vms_recording rec;
+		char *dir = synth_tmpdir();
+		synth_meta(dir, PID);
+		synth_text(dir, "snap.0", bad[i]);
+		assert_int_equal(vms_recording_open(&rec, dir), 0);
+		assert_null(vms_recording_snapshot(&rec, 0, true));
+		vms_recording_release(&rec);
+		synth_rmdir(dir);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(meta_parsed),
+		cmocka_unit_test(meta_rejected),
+		cmocka_unit_test(files_found_and_sorted),
+		cmocka_unit_test(decode_delta_state),
+		cmocka_unit_test(decode_stacks_time_skip),
+		cmocka_unit_test(zero_word_ends_log),
+		cmocka_unit_test(end_of_file_ends_log),
+		cmocka_unit_test(damage_cases),
+		cmocka_unit_test(bad_header),
+		cmocka_unit_test(stack_id_jump_rejected),
+		cmocka_unit_test(merge_three_lanes),
+		cmocka_unit_test(merge_reused_address),
+		cmocka_unit_test(damage_keeps_other_lanes),
+		cmocka_unit_test(realloc_in_place_and_moving),
+		cmocka_unit_test(mmap_split_fixed_mremap),
+		cmocka_unit_test(mremap_moves_and_shm),
+		cmocka_unit_test(peaks_and_unmatched),
+		cmocka_unit_test(snapshot_parsed),
+		cmocka_unit_test(snapshot_rejected),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
