@@ -14,6 +14,7 @@
 #include "recording.h"
 #include "replay.h"
 #include "state.h"
+#include "symbolize.h"
 #include "util.h"
 
 #define USAGE "summary REC [--json]"
@@ -29,6 +30,7 @@ struct summary {
 	struct vms_recording rec;
 	struct vms_replay replay;
 	struct vms_state state;
+	struct vms_symbolizer *syms;
 	struct site *sites;   /* indexed by global stack id */
 	size_t nr_sites, alloc_sites;
 	uint64_t snapshot_records;
@@ -54,6 +56,12 @@ static int on_event(const struct vms_event *ev, void *ctx)
 		s->sites[ev->gstack].count++;
 	} else if (ev->type == VMS_REC_SNAPSHOT) {
 		s->snapshot_records++;
+	} else if (ev->type == VMS_REC_DLOPEN && s->syms && ev->real_path_len) {
+		char *path = xstrndup(ev->real_path, ev->real_path_len);
+		char *id = xstrndup(ev->build_id, ev->build_id_len);
+		vms_symbolizer_add_module(s->syms, path, ev->bias, id);
+		free(path);
+		free(id);
 	}
 	return 0;
 }
@@ -78,11 +86,18 @@ static void pick_top(struct summary *s)
 	}
 }
 
-/* The one seam for symbols: how a return address is shown.  Raw for now;
- * analyzer/symbols.h plugs in here (function, file:line, module+offset). */
-static void describe_frame(struct vms_strbuf *b, uint64_t pc)
+/* How a return address is shown: function (file:line), or module+offset
+ * when the binary is gone, or the raw address. */
+static void describe_frame(struct summary *s, struct vms_strbuf *b,
+			   uint64_t pc)
 {
-	vms_strbuf_addf(b, "0x%llx", (unsigned long long)pc);
+	char buf[512];
+	if (!s->syms) {
+		vms_strbuf_addf(b, "0x%llx", (unsigned long long)pc);
+		return;
+	}
+	vms_symbolize_one(s->syms, pc, buf, sizeof(buf));
+	vms_strbuf_addstr(b, buf);
 }
 
 static double seconds_since_start(const struct summary *s, uint64_t t)
@@ -289,7 +304,7 @@ static void print_text(struct summary *s)
 		for (size_t f = 0; f < n && f < SITE_FRAMES; f++) {
 			if (f)
 				vms_strbuf_addstr(&b, " < ");
-			describe_frame(&b, fr[f]);
+			describe_frame(s, &b, fr[f]);
 		}
 		if (n > SITE_FRAMES)
 			vms_strbuf_addstr(&b, " < ...");
@@ -456,6 +471,7 @@ int cmd_summary(int argc, char **argv)
 	if (vms_recording_open(&s.rec, path))
 		return VMS_EXIT_USAGE;
 	vms_replay_init(&s.replay, &s.rec);
+	s.syms = vms_symbolizer_new(&s.rec);
 	vms_state_init(&s.state, s.rec.meta.page_size, s.rec.meta.pid);
 	vms_replay_run(&s.replay, on_event, &s);
 	load_snapshot_headers(&s);
@@ -469,6 +485,7 @@ int cmd_summary(int argc, char **argv)
 	}
 
 	free(s.sites);
+	vms_symbolizer_free(s.syms);
 	vms_state_release(&s.state);
 	vms_replay_release(&s.replay);
 	vms_recording_release(&s.rec);

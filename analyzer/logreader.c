@@ -267,6 +267,14 @@ static int decode(struct vms_logreader *r, unsigned type, const uint8_t *p,
 		if (vms_varint_get(&p, end, &ev->old_addr))
 			goto short_body;
 	}
+	/* DLOPEN's module fields came later: optional, all or none. */
+	if (type == VMS_REC_DLOPEN && p < end) {
+		if (vms_varint_get(&p, end, &ev->bias) ||
+		    vms_string_get(&p, end, &ev->build_id, &ev->build_id_len) ||
+		    vms_string_get(&p, end, &ev->real_path,
+				   &ev->real_path_len))
+			goto short_body;
+	}
 	/* Trailing bytes are room for later fields: ignored. */
 	if (type == VMS_REC_THREAD_BEGIN)
 		r->tid = ev->tid;

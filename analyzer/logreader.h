@@ -72,6 +72,11 @@ struct vms_event {
 	int64_t status;        /* EXIT */
 	uint64_t dropped;      /* EXIT */
 	uint64_t err;          /* DISABLED (errno) */
+	uint64_t bias;         /* DLOPEN: load bias of the module */
+	const char *build_id;  /* DLOPEN: hex, may be empty */
+	size_t build_id_len;
+	const char *real_path; /* DLOPEN: the file the loader opened */
+	size_t real_path_len;
 };
 
 struct vms_logreader {
