@@ -26,6 +26,8 @@
 #define RA __builtin_return_address(0)
 
 
+VMS_HIDDEN const int vms_hooks_linked = 1;
+
 /* ---- bootstrap pool ------------------------------------------------------
  * dlsym may calloc before the real allocator is known.  Those few blocks
  * come from here; free() of one is ignored, realloc() moves it out. */
@@ -89,12 +91,21 @@ static inline void *alloc_done(unsigned api, const void *ra, void *p,
 	return p;
 }
 
+/* The guard is set and ld.so is the caller, while this thread captures a
+ * stack: a real allocator call of the loader's (see vms_defer_alloc). */
+#define NESTED_LOADER_CALL(ra) \
+	(VMS_UNLIKELY(vms_tls.capturing) && vms_from_ldso(ra))
+
 VMS_EXPORT void *malloc(size_t n)
 {
 	if (VMS_UNLIKELY(!ready()))
 		return pool_alloc(n, 16);
-	if (!vms_guard_enter())
-		return vms_real.malloc(n);
+	if (!vms_guard_enter()) {
+		void *p = vms_real.malloc(n);
+		if (NESTED_LOADER_CALL(RA) && p)
+			vms_defer_alloc(VMS_API_MALLOC, RA, p, n, NULL);
+		return p;
+	}
 	return alloc_done(VMS_API_MALLOC, RA, vms_real.malloc(n), n, 0);
 }
 
@@ -108,8 +119,13 @@ VMS_EXPORT void *calloc(size_t nmemb, size_t size)
 		}
 		return pool_alloc(total, 16); /* static memory is zero */
 	}
-	if (!vms_guard_enter())
-		return vms_real.calloc(nmemb, size);
+	if (!vms_guard_enter()) {
+		void *p = vms_real.calloc(nmemb, size);
+		if (NESTED_LOADER_CALL(RA) && p)
+			vms_defer_alloc(VMS_API_CALLOC, RA, p, nmemb * size,
+					NULL);
+		return p;
+	}
 	return alloc_done(VMS_API_CALLOC, RA, vms_real.calloc(nmemb, size),
 			  nmemb * size, 0);
 }
@@ -121,6 +137,8 @@ VMS_EXPORT void free(void *p)
 	if (VMS_UNLIKELY(!ready()))
 		return; /* cannot happen: p came from somewhere real */
 	if (!vms_guard_enter()) {
+		if (NESTED_LOADER_CALL(RA))
+			vms_defer_free(VMS_API_FREE, p);
 		vms_real.free(p);
 		return;
 	}
@@ -148,10 +166,19 @@ static void *realloc_common(unsigned api, const void *ra, void *old,
 		}
 		return p;
 	}
-	if (!vms_guard_enter())
+	if (!vms_guard_enter()) {
+		if (NESTED_LOADER_CALL(ra) && api == VMS_API_REALLOC) {
+			if (old)
+				vms_defer_free(api, old);
+			void *p = vms_real.realloc(old, n);
+			if (p)
+				vms_defer_alloc(api, ra, p, n, old);
+			return p;
+		}
 		return api == VMS_API_REALLOC
 			       ? vms_real.realloc(old, n)
 			       : vms_real.reallocarray(old, nmemb, size);
+	}
 	uint64_t seq = old ? vms_seq_next() : 0;
 	void *p = api == VMS_API_REALLOC ? vms_real.realloc(old, n)
 					 : vms_real.reallocarray(old, nmemb,
@@ -226,7 +253,7 @@ static void *mmap_common(unsigned api, const void *ra, void *addr, size_t len,
 			 int prot, int flags, int fd, off_t off)
 {
 	void *p = vms_sys_mmap(addr, len, prot, flags, fd, off);
-	if (p == MAP_FAILED || !vms_guard_enter())
+	if (p == MAP_FAILED || vms_from_recorder(ra) || !vms_guard_enter())
 		return p;
 	int e = errno;
 	vms_record_mmap(api, ra, p, len, prot, flags, fd, off, NULL, 0);
@@ -250,7 +277,7 @@ VMS_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd,
 
 VMS_EXPORT int munmap(void *addr, size_t len)
 {
-	if (!vms_guard_enter())
+	if (vms_from_recorder(RA) || !vms_guard_enter())
 		return vms_sys_munmap(addr, len);
 	uint64_t seq = vms_seq_next();
 	int rc = vms_sys_munmap(addr, len);
@@ -272,7 +299,7 @@ VMS_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags,
 		want = va_arg(ap, void *);
 		va_end(ap);
 	}
-	if (!vms_guard_enter())
+	if (vms_from_recorder(RA) || !vms_guard_enter())
 		return vms_sys_mremap(old, old_len, new_len, flags, want);
 	uint64_t seq = vms_seq_next();
 	void *p = vms_sys_mremap(old, old_len, new_len, flags, want);
@@ -292,7 +319,7 @@ VMS_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags,
 VMS_EXPORT int mprotect(void *addr, size_t len, int prot)
 {
 	int rc = vms_sys_mprotect(addr, len, prot);
-	if (rc || !vms_guard_enter())
+	if (rc || vms_from_recorder(RA) || !vms_guard_enter())
 		return rc;
 	int e = errno;
 	vms_record_mprotect(RA, addr, len, prot);
@@ -304,7 +331,7 @@ VMS_EXPORT int mprotect(void *addr, size_t len, int prot)
 VMS_EXPORT int madvise(void *addr, size_t len, int advice)
 {
 	int rc = vms_sys_madvise(addr, len, advice);
-	if (rc || !vms_guard_enter())
+	if (rc || vms_from_recorder(RA) || !vms_guard_enter())
 		return rc;
 	int e = errno;
 	vms_record_madvise(RA, addr, len, advice);

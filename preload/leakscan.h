@@ -21,7 +21,7 @@
 
 /* A heap block: [addr, addr + size) as the allocator returned it.  cat is
  * an enum vms_leak_cat, filled in by vms_leak_classify; flags is private to
- * the scan. */
+ * the scan (callers pass 0). */
 struct vms_leak_block {
 	uint64_t addr;
 	uint64_t size;

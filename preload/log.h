@@ -34,6 +34,18 @@
 
 enum vms_lane_state { VMS_LANE_UNUSED = 0, VMS_LANE_OWNED, VMS_LANE_RETIRED };
 
+/* An allocator call made by ld.so while this thread was unwinding for
+ * another event (libunwind's TLS access can make the loader update the
+ * thread's DTV, which allocates and frees): it happened, so it is recorded,
+ * right after the event being written. */
+struct vms_deferred {
+	uint8_t type;       /* VMS_REC_ALLOC or VMS_REC_FREE */
+	uint8_t api;
+	uint64_t seq;
+	uint64_t addr, size, old, ra;
+};
+#define VMS_MAX_DEFERRED 16
+
 struct vms_lane {
 	uint32_t index;
 	int state;          /* enum vms_lane_state, atomic */
@@ -50,6 +62,8 @@ struct vms_lane {
 	uint64_t last_time; /* coarse ns of the last TIME record */
 	uint64_t records;
 	struct vms_intern intern;
+	struct vms_deferred deferred[VMS_MAX_DEFERRED];
+	uint32_t ndeferred;
 	char path[4096];
 };
 

@@ -24,7 +24,11 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#define UNW_LOCAL_ONLY
+#include <libunwind.h>
+
 #include "config.h"
+#include "leakscan.h"
 #include "real.h"
 #include "snapshot.h"
 #include "stack.h"
@@ -53,7 +57,7 @@ static int exit_key_ok;
 static volatile int *alive;
 static int alive_fallback = 1;
 
-struct vms_recording vms_recording;
+struct vms_self vms_self;
 
 static void count_dropped(void)
 {
@@ -188,7 +192,7 @@ static struct vms_lane *lane_acquire(pid_t tid)
 		return NULL;
 	}
 	struct vms_lane *l = &lanes[idx];
-	if (vms_lane_create(l, vms_recording.dir, idx, vms_config.chunk_size,
+	if (vms_lane_create(l, vms_self.dir, idx, vms_config.chunk_size,
 			    my_pid)) {
 		int err = errno;
 		/* No room for one more lane: stop starting new ones (and
@@ -234,7 +238,11 @@ static uint32_t intern_here(struct vms_lane *l, const uint64_t *frames,
 static uint32_t capture(struct vms_lane *l, const void *ra)
 {
 	uint64_t frames[VMS_MAX_DEPTH + VMS_STACK_SLACK];
+	vms_tls.capturing = 1;
+	vms_barrier();
 	uint32_t n = vms_stack_capture(frames, vms_config.depth, ra);
+	vms_barrier();
+	vms_tls.capturing = 0;
 	return intern_here(l, frames, n);
 }
 
@@ -321,6 +329,17 @@ void vms_thread_begin(uint32_t creator_lane, uint32_t creator_stack)
 
 /* ---- events ------------------------------------------------------------- */
 
+static void flush_deferred(struct vms_lane *l);
+
+/* Publishes an event record, then whatever ld.so did while its stack was
+ * being captured: those took their sequence numbers after this event's. */
+static inline void commit(struct vms_lane *l, unsigned type, size_t len)
+{
+	vms_lane_commit(l, type, len);
+	if (VMS_UNLIKELY(l->ndeferred))
+		flush_deferred(l);
+}
+
 /* Common prologue: the thread's lane and a TIME record when due.  Room for
  * the body is reserved later (room()), after the stack is interned. */
 static inline struct vms_lane *begin(void)
@@ -362,7 +381,7 @@ void vms_record_alloc(unsigned api, const void *ra, const void *ptr,
 	put(&e, align);
 	if (api == VMS_API_REALLOC || api == VMS_API_REALLOCARRAY)
 		put(&e, (uintptr_t)old);
-	vms_lane_commit(l, VMS_REC_ALLOC, e.n);
+	commit(l, VMS_REC_ALLOC, e.n);
 }
 
 void vms_record_free(unsigned api, uint64_t seq, const void *ptr)
@@ -377,7 +396,7 @@ void vms_record_free(unsigned api, uint64_t seq, const void *ptr)
 	put_seq(&e, l, seq);
 	put(&e, api);
 	put_addr(&e, l, (uintptr_t)ptr);
-	vms_lane_commit(l, VMS_REC_FREE, e.n);
+	commit(l, VMS_REC_FREE, e.n);
 }
 
 /* The identity of a mapped file: device, inode and path (from
@@ -430,7 +449,7 @@ void vms_record_mmap(unsigned api, const void *ra, const void *addr,
 	put_str(&e, path, sizeof(path));
 	put(&e, (uintptr_t)old);
 	put(&e, old_len);
-	vms_lane_commit(l, VMS_REC_MMAP, e.n);
+	commit(l, VMS_REC_MMAP, e.n);
 }
 
 void vms_record_munmap(unsigned api, const void *ra, uint64_t seq,
@@ -449,7 +468,7 @@ void vms_record_munmap(unsigned api, const void *ra, uint64_t seq,
 	put(&e, sid);
 	put(&e, (uintptr_t)addr);
 	put(&e, len);
-	vms_lane_commit(l, VMS_REC_MUNMAP, e.n);
+	commit(l, VMS_REC_MUNMAP, e.n);
 }
 
 /* Records with the shape: seq, stack, then up to four absolute values. */
@@ -472,7 +491,7 @@ static void record_simple(unsigned type, const void *ra, uint64_t seq,
 	put(&e, sid);
 	for (int i = 0; i < nvals; i++)
 		put(&e, v[i]);
-	vms_lane_commit(l, type, e.n);
+	commit(l, type, e.n);
 }
 
 void vms_record_mprotect(const void *ra, const void *addr, size_t len,
@@ -507,7 +526,7 @@ void vms_record_brk(unsigned api, const void *ra, uint64_t seq,
 	put(&e, sid);
 	put(&e, (uintptr_t)old_brk);
 	put(&e, (uintptr_t)new_brk);
-	vms_lane_commit(l, VMS_REC_BRK, e.n);
+	commit(l, VMS_REC_BRK, e.n);
 }
 
 void vms_record_shm_open(const void *ra, int fd, int oflag, int mode,
@@ -528,7 +547,7 @@ void vms_record_shm_open(const void *ra, int fd, int oflag, int mode,
 	put(&e, (unsigned)oflag);
 	put(&e, (unsigned)mode);
 	put_str(&e, name, NAME_MAX + 1);
-	vms_lane_commit(l, VMS_REC_SHM_OPEN, e.n);
+	commit(l, VMS_REC_SHM_OPEN, e.n);
 }
 
 void vms_record_shm_unlink(const void *ra, uint64_t seq, const char *name)
@@ -544,7 +563,7 @@ void vms_record_shm_unlink(const void *ra, uint64_t seq, const char *name)
 	put_seq(&e, l, seq);
 	put(&e, sid);
 	put_str(&e, name, NAME_MAX + 1);
-	vms_lane_commit(l, VMS_REC_SHM_UNLINK, e.n);
+	commit(l, VMS_REC_SHM_UNLINK, e.n);
 }
 
 void vms_record_shmget(const void *ra, long key, size_t size, int shmflg,
@@ -579,7 +598,7 @@ void vms_record_shmat(const void *ra, int shmid, const void *addr,
 	put(&e, size);
 	put(&e, (unsigned)shmflg);
 	put(&e, key);
-	vms_lane_commit(l, VMS_REC_SHMAT, e.n);
+	commit(l, VMS_REC_SHMAT, e.n);
 }
 
 void vms_record_shmdt(const void *ra, uint64_t seq, const void *addr)
@@ -618,7 +637,7 @@ void vms_record_dlopen(const void *ra, const char *path, int flags,
 	put(&e, bias);
 	put_str(&e, build_id, sizeof(build_id));
 	put_str(&e, real_path, PATH_MAX);
-	vms_lane_commit(l, VMS_REC_DLOPEN, e.n);
+	commit(l, VMS_REC_DLOPEN, e.n);
 }
 
 void vms_record_dlclose(const void *ra, uint64_t seq, void *handle,
@@ -642,7 +661,7 @@ void vms_record_fork(unsigned api, const void *ra, uint64_t seq, pid_t child)
 	put(&e, api);
 	put(&e, sid);
 	put(&e, (uint64_t)child);
-	vms_lane_commit(l, VMS_REC_FORK, e.n);
+	commit(l, VMS_REC_FORK, e.n);
 }
 
 void vms_stack_here(const void *ra, uint32_t *lane_out, uint32_t *stack_out)
@@ -668,7 +687,7 @@ void vms_record_create(uint32_t lane, uint32_t stack, uint64_t handle)
 	put_seq(&e, l, vms_seq_next());
 	put(&e, stack);
 	put(&e, handle);
-	vms_lane_commit(l, VMS_REC_CREATE, e.n);
+	commit(l, VMS_REC_CREATE, e.n);
 }
 
 void vms_record_exit(uint64_t status)
@@ -684,6 +703,65 @@ void vms_record_exit(uint64_t status)
 	put(&e, status);
 	put(&e, vms_dropped_events());
 	vms_lane_commit(l, VMS_REC_EXIT, e.n);
+}
+
+static struct vms_deferred *defer_slot(void)
+{
+	struct vms_lane *l = vms_tls.lane;
+	if (!l || l->disabled || l->ndeferred >= VMS_MAX_DEFERRED) {
+		count_dropped();
+		return NULL;
+	}
+	return &l->deferred[l->ndeferred++];
+}
+
+void vms_defer_alloc(unsigned api, const void *ra, const void *p, size_t size,
+		     const void *old)
+{
+	struct vms_deferred *d = defer_slot();
+	if (d)
+		*d = (struct vms_deferred){ VMS_REC_ALLOC, (uint8_t)api,
+					    vms_seq_next(), (uintptr_t)p, size,
+					    (uintptr_t)old, (uintptr_t)ra };
+}
+
+void vms_defer_free(unsigned api, const void *p)
+{
+	struct vms_deferred *d = defer_slot();
+	if (d)
+		*d = (struct vms_deferred){ VMS_REC_FREE, (uint8_t)api,
+					    vms_seq_next(), (uintptr_t)p, 0, 0,
+					    0 };
+}
+
+static void flush_deferred(struct vms_lane *l)
+{
+	for (uint32_t i = 0; i < l->ndeferred; i++) {
+		const struct vms_deferred *d = &l->deferred[i];
+		/* The loader's own frame is the whole stack: unwinding here
+		 * is what got us into this. */
+		uint32_t sid = 0;
+		if (d->type == VMS_REC_ALLOC)
+			sid = intern_here(l, &d->ra, 1);
+		uint8_t *p = room(l, 7 * VMS_VARINT_MAX);
+		if (!p)
+			break;
+		struct enc e = { p, 0 };
+		put_seq(&e, l, d->seq);
+		put(&e, d->api);
+		if (d->type == VMS_REC_ALLOC) {
+			put(&e, sid);
+			put_addr(&e, l, d->addr);
+			put(&e, d->size);
+			put(&e, 0);
+			if (d->api == VMS_API_REALLOC)
+				put(&e, d->old);
+		} else {
+			put_addr(&e, l, d->addr);
+		}
+		vms_lane_commit(l, d->type, e.n);
+	}
+	l->ndeferred = 0;
 }
 
 /* ---- the recording directory ------------------------------------------ */
@@ -725,7 +803,7 @@ static void set_path(char *dst, const char *src)
  * from ("" if none).  Returns 0, or -1 (recording stays off). */
 static int make_dir(const char *root, const char *parent_dir, int is_child)
 {
-	struct vms_recording *r = &vms_recording;
+	struct vms_self *r = &vms_self;
 	r->parent[0] = r->predecessor[0] = 0;
 	if (parent_dir[0])
 		set_path(r->parent, parent_dir);
@@ -780,7 +858,7 @@ static int make_dir(const char *root, const char *parent_dir, int is_child)
 
 static int write_meta(int argc, char **argv)
 {
-	struct vms_recording *r = &vms_recording;
+	struct vms_self *r = &vms_self;
 	char path[PATH_MAX + 8];
 	struct vms_buf pb = { path, 0, sizeof(path) - 1, 0 };
 	vms_buf_str(&pb, r->dir);
@@ -840,8 +918,8 @@ static int write_meta(int argc, char **argv)
  * directory. */
 static void default_root(char *out, size_t cap)
 {
-	const char *base = strrchr(vms_recording.exe, '/');
-	base = base ? base + 1 : vms_recording.exe;
+	const char *base = strrchr(vms_self.exe, '/');
+	base = base ? base + 1 : vms_self.exe;
 	char cwd[PATH_MAX];
 	struct vms_buf b = { out, 0, cap - 1, 0 };
 	if (getcwd(cwd, sizeof(cwd))) {
@@ -858,7 +936,7 @@ static void default_root(char *out, size_t cap)
 static int start_recording(const char *parent_dir, int is_child, int argc,
 			   char **argv)
 {
-	struct vms_recording *r = &vms_recording;
+	struct vms_self *r = &vms_self;
 	my_pid = vms_sys_getpid();
 	r->start_realtime = vms_realtime_ns();
 	r->start_monotonic = vms_now_ns();
@@ -903,6 +981,11 @@ static int find_ranges(struct dl_phdr_info *info, size_t size, void *data)
 			vms_ranges.ldso_lo = lo;
 			vms_ranges.ldso_hi = hi;
 		}
+		uintptr_t unw = (uintptr_t)&unw_backtrace;
+		if (unw >= lo && unw < hi) {
+			vms_ranges.unw_lo = lo;
+			vms_ranges.unw_hi = hi;
+		}
 	}
 	return 0;
 }
@@ -946,16 +1029,26 @@ void vms_after_fork_child(void)
 	dropped = 0;
 	vms_snapshot_reset();
 	char parent[PATH_MAX];
-	set_path(parent, vms_recording.dir);
+	set_path(parent, vms_self.dir);
 	if (vms_config.follow && parent[0] &&
-	    start_recording(parent, 1, vms_recording.argc,
-			    vms_recording.argv) == 0)
+	    start_recording(parent, 1, vms_self.argc,
+			    vms_self.argv) == 0)
 		vms_sampler_start();
 	vms_barrier();
 	vms_tls.guard = was;
 }
 
+/* Defined in hooks.c only: a binary that links the recorder core without
+ * the hooks (the unit tests) does not start recording by itself. */
+extern const int vms_hooks_linked __attribute__((weak));
+
 __attribute__((constructor)) static void vms_init(int argc, char **argv)
+{
+	if (&vms_hooks_linked)
+		vms_recorder_init(argc, argv);
+}
+
+void vms_recorder_init(int argc, char **argv)
 {
 	vms_tls.guard = 1;
 	vms_barrier();
@@ -969,19 +1062,19 @@ __attribute__((constructor)) static void vms_init(int argc, char **argv)
 			 (char *)NULL);
 		goto out;
 	}
-	ssize_t n = vms_sys_readlink("/proc/self/exe", vms_recording.exe,
-				     sizeof(vms_recording.exe) - 1);
-	vms_recording.exe[n > 0 ? n : 0] = 0;
-	vms_recording.argc = argc;
-	vms_recording.argv = argv;
+	ssize_t n = vms_sys_readlink("/proc/self/exe", vms_self.exe,
+				     sizeof(vms_self.exe) - 1);
+	vms_self.exe[n > 0 ? n : 0] = 0;
+	vms_self.argc = argc;
+	vms_self.argv = argv;
 	exit_key_ok = pthread_key_create(&exit_key, thread_exit_cb) == 0;
 	if (start_recording("", 0, argc, argv) == 0) {
 		/* One line from the first process only: its children and
 		 * exec'd images record next to it, quietly. */
-		if (!vms_config.quiet && !vms_recording.parent[0] &&
-		    !vms_recording.predecessor[0] &&
-		    !strcmp(vms_recording.dir, vms_recording.root))
-			vms_note("recording to '", vms_recording.dir, "'",
+		if (!vms_config.quiet && !vms_self.parent[0] &&
+		    !vms_self.predecessor[0] &&
+		    !strcmp(vms_self.dir, vms_self.root))
+			vms_note("recording to '", vms_self.dir, "'",
 				 (char *)NULL);
 		vms_sampler_start();
 	}
@@ -998,6 +1091,8 @@ __attribute__((destructor)) static void vms_fini(void)
 	vms_tls.guard = 1;
 	vms_barrier();
 	vms_take_snapshot(VMS_SNAP_EXIT, NULL);
+	if (vms_config.leak_scan)
+		vms_leak_scan();
 	vms_record_exit(0);
 	/* Recording stays on: libc frees after this (stdio, TLS). */
 	vms_barrier();

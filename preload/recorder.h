@@ -27,6 +27,7 @@ struct vms_tls {
 	struct vms_lane *lane;
 	volatile int guard; /* volatile: GCC deleted a plain flag around
 			     * __THROW functions such as dlsym */
+	volatile int capturing; /* inside unw_backtrace (see vms_defer_*) */
 	pid_t tid;
 };
 extern __thread struct vms_tls vms_tls
@@ -49,6 +50,21 @@ static inline void vms_guard_leave(void)
 	vms_barrier();
 	vms_tls.guard = 0;
 }
+
+/* 1 when ra lies in the dynamic loader's text. */
+static inline int vms_from_ldso(const void *ra);
+
+/* An allocator call from ld.so that reached a hook while this thread was
+ * capturing a stack (guard set): recorded right after the event being
+ * written, with a sequence number taken now. */
+VMS_HIDDEN void vms_defer_alloc(unsigned api, const void *ra, const void *p,
+				size_t size, const void *old);
+VMS_HIDDEN void vms_defer_free(unsigned api, const void *p);
+
+/* 1 when ra lies in code of vmspy's own helpers (libunwind): calls from
+ * there are the recorder's, not the host's, even outside a hook (libunwind
+ * unmaps its per-thread cache from a TLS destructor). */
+static inline int vms_from_recorder(const void *ra);
 
 /* The global sequence number for the next event. */
 VMS_HIDDEN uint64_t vms_seq_next(void);
@@ -107,12 +123,14 @@ VMS_HIDDEN struct vms_lane *vms_lane_at(uint32_t i);
  * (from the pthread_create wrapper) with the creator's lane and stack id. */
 VMS_HIDDEN void vms_thread_begin(uint32_t creator_lane, uint32_t creator_stack);
 
-/* Process lifecycle. */
+/* Process lifecycle.  vms_recorder_init starts recording from the
+ * VMSPY_* environment; the library constructor calls it (tests may too). */
+VMS_HIDDEN void vms_recorder_init(int argc, char **argv);
 VMS_HIDDEN void vms_after_fork_child(void);
 VMS_HIDDEN void vms_take_snapshot(unsigned reason, const char *label);
 
 /* This process's recording. */
-struct vms_recording {
+struct vms_self {
 	char root[PATH_MAX];        /* VMSPY_OUT or the default name */
 	char dir[PATH_MAX];         /* where this process records */
 	char parent[PATH_MAX];      /* recording of the parent, or "" */
@@ -122,13 +140,26 @@ struct vms_recording {
 	int argc;
 	char **argv;
 };
-extern struct vms_recording vms_recording VMS_HIDDEN;
+extern struct vms_self vms_self VMS_HIDDEN;
 
 /* Resolved once at start-up: the text ranges of libvmspy and of ld.so. */
 struct vms_ranges {
 	uintptr_t self_lo, self_hi;
 	uintptr_t ldso_lo, ldso_hi;
+	uintptr_t unw_lo, unw_hi;   /* libunwind */
 };
 extern struct vms_ranges vms_ranges VMS_HIDDEN;
+
+static inline int vms_from_ldso(const void *ra)
+{
+	uintptr_t a = (uintptr_t)ra;
+	return a >= vms_ranges.ldso_lo && a < vms_ranges.ldso_hi;
+}
+
+static inline int vms_from_recorder(const void *ra)
+{
+	uintptr_t a = (uintptr_t)ra;
+	return a >= vms_ranges.unw_lo && a < vms_ranges.unw_hi;
+}
 
 #endif /* VMS_RECORDER_H */

@@ -126,7 +126,7 @@ static int module_cb(struct dl_phdr_info *info, size_t size, void *data)
 	const char *path = info->dlpi_name;
 	char build_id[VMS_BUILD_ID_HEX];
 	if (!path || !*path)
-		path = vms_recording.exe; /* the main program */
+		path = vms_self.exe; /* the main program */
 	build_id_of(info, build_id);
 	need(w, 2 * PATH_MAX + 256 + 64 * (size_t)info->dlpi_phnum);
 	vms_buf_str(&w->b, "module ");
@@ -314,7 +314,7 @@ void vms_take_snapshot(unsigned reason, const char *label)
 	uint32_t idx = vms_atomic_add_relaxed(&snap_count, 1);
 	char path[PATH_MAX + 32];
 	struct vms_buf pb = { path, 0, sizeof(path) - 1, 0 };
-	vms_buf_str(&pb, vms_recording.dir);
+	vms_buf_str(&pb, vms_self.dir);
 	vms_buf_str(&pb, "/snap.");
 	vms_buf_u64(&pb, idx);
 	path[pb.len] = 0;
