@@ -9,12 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analysis.h"
 #include "commands.h"
 #include "json.h"
-#include "recording.h"
-#include "replay.h"
-#include "state.h"
-#include "symbolize.h"
 #include "util.h"
 
 #define USAGE "summary REC [--json]"
@@ -27,10 +24,7 @@ struct site {
 };
 
 struct summary {
-	struct vms_recording rec;
-	struct vms_replay replay;
-	struct vms_state state;
-	struct vms_symbolizer *syms;
+	struct vms_analysis a;
 	struct site *sites;   /* indexed by global stack id */
 	size_t nr_sites, alloc_sites;
 	uint64_t snapshot_records;
@@ -42,7 +36,6 @@ static int on_event(const struct vms_event *ev, void *ctx)
 {
 	struct summary *s = ctx;
 
-	vms_state_apply(&s->state, ev);
 	if (ev->type == VMS_REC_ALLOC) {
 		if (ev->gstack >= s->nr_sites) {
 			VMS_GROW(s->sites, s->alloc_sites,
@@ -56,12 +49,6 @@ static int on_event(const struct vms_event *ev, void *ctx)
 		s->sites[ev->gstack].count++;
 	} else if (ev->type == VMS_REC_SNAPSHOT) {
 		s->snapshot_records++;
-	} else if (ev->type == VMS_REC_DLOPEN && s->syms && ev->real_path_len) {
-		char *path = xstrndup(ev->real_path, ev->real_path_len);
-		char *id = xstrndup(ev->build_id, ev->build_id_len);
-		vms_symbolizer_add_module(s->syms, path, ev->bias, id);
-		free(path);
-		free(id);
 	}
 	return 0;
 }
@@ -92,28 +79,28 @@ static void describe_frame(struct summary *s, struct vms_strbuf *b,
 			   uint64_t pc)
 {
 	char buf[512];
-	if (!s->syms) {
+	if (!s->a.syms) {
 		vms_strbuf_addf(b, "0x%llx", (unsigned long long)pc);
 		return;
 	}
-	vms_symbolize_one(s->syms, pc, buf, sizeof(buf));
+	vms_symbolize_one(s->a.syms, pc, buf, sizeof(buf));
 	vms_strbuf_addstr(b, buf);
 }
 
 static double seconds_since_start(const struct summary *s, uint64_t t)
 {
-	uint64_t start = s->rec.meta.start_monotonic_ns;
+	uint64_t start = s->a.rec.meta.start_monotonic_ns;
 	return t >= start ? (double)(t - start) / 1e9 : 0;
 }
 
 /* End of the run: the latest time any lane or snapshot reported. */
 static uint64_t duration_ns(struct summary *s)
 {
-	uint64_t end = s->state.last_time_ns;
-	uint64_t start = s->rec.meta.start_monotonic_ns;
+	uint64_t end = s->a.state.last_time_ns;
+	uint64_t start = s->a.rec.meta.start_monotonic_ns;
 
-	for (size_t i = 0; i < s->rec.nr_snaps; i++) {
-		const struct vms_snapfile *sf = &s->rec.snaps[i];
+	for (size_t i = 0; i < s->a.rec.nr_snaps; i++) {
+		const struct vms_snapfile *sf = &s->a.rec.snaps[i];
 		if (sf->loaded && sf->snap.time_ns > end)
 			end = sf->snap.time_ns;
 	}
@@ -129,19 +116,8 @@ static const char *snap_reason(const struct vms_snapfile *sf)
 
 static void load_snapshot_headers(struct summary *s)
 {
-	for (size_t i = 0; i < s->rec.nr_snaps; i++)
-		vms_recording_snapshot(&s->rec, i, false);
-}
-
-static char *damage_text(const struct summary *s)
-{
-	struct vms_strbuf b = VMS_STRBUF_INIT;
-	for (size_t i = 0; i < s->replay.nr_damage; i++) {
-		if (i)
-			vms_strbuf_addstr(&b, "; ");
-		vms_strbuf_addstr(&b, s->replay.damage[i].message);
-	}
-	return b.s;
+	for (size_t i = 0; i < s->a.rec.nr_snaps; i++)
+		vms_recording_snapshot(&s->a.rec, i, false);
 }
 
 /* ---- text ---------------------------------------------------------------- */
@@ -169,26 +145,26 @@ static void print_peak(const struct summary *s, const char *what,
 
 static void print_text(struct summary *s)
 {
-	const struct vms_meta *m = &s->rec.meta;
-	const struct vms_state *st = &s->state;
+	const struct vms_meta *m = &s->a.rec.meta;
+	const struct vms_state *st = &s->a.state;
 	struct vms_strbuf b = VMS_STRBUF_INIT;
 	char h[VMS_HUMAN_SIZE_MAX], rest[96];
 	uint64_t dur = duration_ns(s);
 	int col = 0;
 
-	for (size_t i = 0; i < s->replay.nr_damage; i++)
-		printf("warning: %s\n", s->replay.damage[i].message);
-	if (!s->rec.nr_logs)
+	for (size_t i = 0; i < s->a.replay.nr_damage; i++)
+		printf("warning: %s\n", s->a.replay.damage[i].message);
+	if (!s->a.rec.nr_logs)
 		printf("warning: the recording has no logs\n");
-	if (s->state.disabled_lanes)
+	if (s->a.state.disabled_lanes)
 		printf("warning: the recorder stopped writing %llu log%s "
 		       "(disk full?): later events of %s are lost\n",
-		       (unsigned long long)s->state.disabled_lanes,
-		       s->state.disabled_lanes == 1 ? "" : "s",
-		       s->state.disabled_lanes == 1 ? "that thread" : "those "
+		       (unsigned long long)s->a.state.disabled_lanes,
+		       s->a.state.disabled_lanes == 1 ? "" : "s",
+		       s->a.state.disabled_lanes == 1 ? "that thread" : "those "
 								     "threads");
 
-	vms_strbuf_add_printable(&b, s->rec.path, strlen(s->rec.path));
+	vms_strbuf_add_printable(&b, s->a.rec.path, strlen(s->a.rec.path));
 	printf("%-11s %s\n", "recording", b.s);
 	vms_strbuf_reset(&b);
 	if (m->exe)
@@ -221,19 +197,19 @@ static void print_text(struct summary *s)
 		printf("%-11s the process did not exit cleanly: crashed, "
 		       "killed, or still running\n", "exit");
 	printf("%-11s %llu in %zu log%s, %llu dropped\n", "events",
-	       (unsigned long long)st->events, s->rec.nr_logs,
-	       s->rec.nr_logs == 1 ? "" : "s",
+	       (unsigned long long)st->events, s->a.rec.nr_logs,
+	       s->a.rec.nr_logs == 1 ? "" : "s",
 	       (unsigned long long)st->dropped);
 	printf("%-11s %llu\n", "threads", (unsigned long long)st->threads);
 
 	vms_strbuf_reset(&b);
-	for (size_t i = 0, run; i < s->rec.nr_snaps; i += run) {
-		const struct vms_snapfile *sf = &s->rec.snaps[i];
+	for (size_t i = 0, run; i < s->a.rec.nr_snaps; i += run) {
+		const struct vms_snapfile *sf = &s->a.rec.snaps[i];
 		/* Runs of unlabelled snapshots of one reason: "interval x12". */
-		for (run = 1; i + run < s->rec.nr_snaps && !sf->snap.label &&
-			      !s->rec.snaps[i + run].snap.label &&
+		for (run = 1; i + run < s->a.rec.nr_snaps && !sf->snap.label &&
+			      !s->a.rec.snaps[i + run].snap.label &&
 			      !strcmp(snap_reason(sf),
-				      snap_reason(&s->rec.snaps[i + run]));
+				      snap_reason(&s->a.rec.snaps[i + run]));
 		     run++)
 			;
 		vms_strbuf_addstr(&b, i ? ", " : ": ");
@@ -249,7 +225,7 @@ static void print_text(struct summary *s)
 		if (sf->loaded && sf->snap.interrupted)
 			vms_strbuf_addstr(&b, " (interrupted)");
 	}
-	printf("%-11s %zu%s\n", "snapshots", s->rec.nr_snaps, b.s ? b.s : "");
+	printf("%-11s %zu%s\n", "snapshots", s->a.rec.nr_snaps, b.s ? b.s : "");
 
 	printf("\nheap\n");
 	snprintf(rest, sizeof(rest), "  in %llu allocations",
@@ -298,7 +274,7 @@ static void print_text(struct summary *s)
 	for (size_t i = 0; i < s->nr_top; i++) {
 		const struct site *site = &s->sites[s->top[i]];
 		size_t n;
-		const uint64_t *fr = vms_stacks_get(&s->replay.stacks,
+		const uint64_t *fr = vms_stacks_get(&s->a.replay.stacks,
 						    s->top[i], &n);
 		vms_strbuf_reset(&b);
 		for (size_t f = 0; f < n && f < SITE_FRAMES; f++) {
@@ -328,22 +304,22 @@ static void json_peak(struct vms_json *j, const struct summary *s,
 	snprintf(key, sizeof(key), "peak_%s_seq", name);
 	vms_json_u64(j, key, p->seq);
 	snprintf(key, sizeof(key), "peak_%s_time_ns", name);
-	if (p->time_ns && p->time_ns >= s->rec.meta.start_monotonic_ns)
-		vms_json_u64(j, key, p->time_ns - s->rec.meta.start_monotonic_ns);
+	if (p->time_ns && p->time_ns >= s->a.rec.meta.start_monotonic_ns)
+		vms_json_u64(j, key, p->time_ns - s->a.rec.meta.start_monotonic_ns);
 	else
 		vms_json_null(j, key);
 }
 
 static int print_json(struct summary *s)
 {
-	const struct vms_meta *m = &s->rec.meta;
-	const struct vms_state *st = &s->state;
+	const struct vms_meta *m = &s->a.rec.meta;
+	const struct vms_state *st = &s->a.state;
 	struct vms_json j;
 	char hex[24];
 
 	vms_json_init(&j, stdout);
 	vms_json_object_begin(&j, NULL);
-	vms_json_string(&j, "recording", s->rec.path);
+	vms_json_string(&j, "recording", s->a.rec.path);
 	if (m->exe)
 		vms_json_string(&j, "exe", m->exe);
 	else
@@ -366,7 +342,7 @@ static int print_json(struct summary *s)
 		vms_json_null(&j, "exit_status");
 	vms_json_u64(&j, "events", st->events);
 	vms_json_u64(&j, "dropped", st->dropped);
-	vms_json_u64(&j, "logs", s->rec.nr_logs);
+	vms_json_u64(&j, "logs", s->a.rec.nr_logs);
 	vms_json_u64(&j, "disabled_logs", st->disabled_lanes);
 	vms_json_u64(&j, "threads", st->threads);
 
@@ -386,10 +362,10 @@ static int print_json(struct summary *s)
 	vms_json_u64(&j, "shm_live_bytes_at_end", st->shm_bytes);
 	vms_json_u64(&j, "unmatched_frees", st->unmatched_frees);
 
-	vms_json_u64(&j, "snapshots", s->rec.nr_snaps);
+	vms_json_u64(&j, "snapshots", s->a.rec.nr_snaps);
 	vms_json_array_begin(&j, "snapshot_list");
-	for (size_t i = 0; i < s->rec.nr_snaps; i++) {
-		const struct vms_snapfile *sf = &s->rec.snaps[i];
+	for (size_t i = 0; i < s->a.rec.nr_snaps; i++) {
+		const struct vms_snapfile *sf = &s->a.rec.snaps[i];
 		vms_json_object_begin(&j, NULL);
 		vms_json_u64(&j, "index", sf->index);
 		vms_json_string(&j, "reason", snap_reason(sf));
@@ -406,7 +382,7 @@ static int print_json(struct summary *s)
 	vms_json_array_begin(&j, "top_sites");
 	for (size_t i = 0; i < s->nr_top; i++) {
 		size_t n;
-		const uint64_t *fr = vms_stacks_get(&s->replay.stacks,
+		const uint64_t *fr = vms_stacks_get(&s->a.replay.stacks,
 						    s->top[i], &n);
 		vms_json_object_begin(&j, NULL);
 		vms_json_u64(&j, "bytes", s->sites[s->top[i]].bytes);
@@ -424,14 +400,14 @@ static int print_json(struct summary *s)
 
 	/* "damaged": all messages in one string (absent when the logs are
 	 * intact); "damage": the same, one message per damaged log. */
-	if (s->replay.nr_damage) {
-		char *d = damage_text(s);
+	if (s->a.replay.nr_damage) {
+		char *d = vms_analysis_damage_text(&s->a);
 		vms_json_string(&j, "damaged", d);
 		free(d);
 	}
 	vms_json_array_begin(&j, "damage");
-	for (size_t i = 0; i < s->replay.nr_damage; i++)
-		vms_json_string(&j, NULL, s->replay.damage[i].message);
+	for (size_t i = 0; i < s->a.replay.nr_damage; i++)
+		vms_json_string(&j, NULL, s->a.replay.damage[i].message);
 	vms_json_array_end(&j);
 	vms_json_object_end(&j);
 	return vms_json_finish(&j);
@@ -468,12 +444,9 @@ int cmd_summary(int argc, char **argv)
 		return vms_usage_error(USAGE, "summary: no recording given");
 
 	memset(&s, 0, sizeof(s));
-	if (vms_recording_open(&s.rec, path))
+	if (vms_analysis_open(&s.a, path, true))
 		return VMS_EXIT_USAGE;
-	vms_replay_init(&s.replay, &s.rec);
-	s.syms = vms_symbolizer_new(&s.rec);
-	vms_state_init(&s.state, s.rec.meta.page_size, s.rec.meta.pid);
-	vms_replay_run(&s.replay, on_event, &s);
+	vms_analysis_run(&s.a, on_event, &s);
 	load_snapshot_headers(&s);
 	pick_top(&s);
 
@@ -485,9 +458,6 @@ int cmd_summary(int argc, char **argv)
 	}
 
 	free(s.sites);
-	vms_symbolizer_free(s.syms);
-	vms_state_release(&s.state);
-	vms_replay_release(&s.replay);
-	vms_recording_release(&s.rec);
+	vms_analysis_release(&s.a);
 	return ret;
 }

@@ -191,9 +191,18 @@ static int parse_pagemap(struct parser *ps, struct span rest)
 	struct vms_snapshot *sn = ps->snap;
 	struct vms_snap_pagemap pm;
 
+	struct span bits;
+
 	if (word_num(&rest, 16, &pm.start) || word_num(&rest, 16, &pm.end) ||
 	    word_num(&rest, 10, &pm.resident_pages) || pm.end < pm.start)
 		return fail(ps, ps->line_at, "bad pagemap line");
+	/* The bitmap is optional (older recorders wrote only the count). */
+	bits = take_word(&rest);
+	for (size_t i = 0; i < bits.n; i++)
+		if (digit_value(bits.p[i], 16) < 0)
+			return fail(ps, ps->line_at, "bad pagemap bitmap");
+	pm.bitmap = bits.n ? xstrndup(bits.p, bits.n) : NULL;
+	pm.bitmap_len = bits.n;
 	VMS_GROW(sn->pagemap, sn->alloc_pagemap, sn->nr_pagemap + 1);
 	sn->pagemap[sn->nr_pagemap++] = pm;
 	return 0;
@@ -241,6 +250,12 @@ static int parse_header(struct parser *ps)
 		} else if (span_eq(key, "segment")) {
 			if (parse_segment(ps, line))
 				return -1;
+		} else if (span_eq(key, "recorder_thread")) {
+			if (word_num(&line, 16, &sn->recorder_lo) ||
+			    word_num(&line, 16, &sn->recorder_hi) ||
+			    sn->recorder_hi < sn->recorder_lo)
+				return fail(ps, ps->line_at,
+					    "bad recorder_thread line");
 		} else if (span_eq(key, "pagemap")) {
 			if (parse_pagemap(ps, line))
 				return -1;
@@ -412,6 +427,15 @@ int vms_snapshot_parse(struct vms_snapshot *snap, const char *name,
 	return 0;
 }
 
+int vms_snap_pagemap_page(const struct vms_snap_pagemap *pm, uint64_t index)
+{
+	int d;
+	if (index / 4 >= pm->bitmap_len)
+		return -1;
+	d = digit_value(pm->bitmap[index / 4], 16);
+	return d < 0 ? -1 : (d >> (index % 4)) & 1;
+}
+
 void vms_snapshot_release(struct vms_snapshot *snap)
 {
 	for (size_t i = 0; i < snap->nr_modules; i++) {
@@ -422,6 +446,8 @@ void vms_snapshot_release(struct vms_snapshot *snap)
 		free(snap->regions[i].path);
 		free(snap->regions[i].vm_flags);
 	}
+	for (size_t i = 0; i < snap->nr_pagemap; i++)
+		free(snap->pagemap[i].bitmap);
 	free(snap->modules);
 	free(snap->segments);
 	free(snap->pagemap);

@@ -29,10 +29,23 @@ struct vms_snap_module {
 	size_t nr_segments;
 };
 
+/* A "pagemap" line: which 4 KiB pages of [start, end) were present in RAM
+ * or swapped.  bitmap holds the hex digits as written (4 pages a digit,
+ * lowest page in the lowest bit of the first digit), NOT NUL-terminated;
+ * bitmap_len may be 0 (an older recorder), then only resident_pages is
+ * known.  Query it with vms_snap_pagemap_page(). */
 struct vms_snap_pagemap {
 	uint64_t start, end;
 	uint64_t resident_pages;
+	char *bitmap;
+	size_t bitmap_len;
 };
+
+#define VMS_SNAP_PAGEMAP_PAGE 4096ull
+
+/* 1 when page `index` (from pm->start, in 4 KiB pages) was resident, 0 when
+ * not, -1 when the bitmap does not say (absent or too short). */
+int vms_snap_pagemap_page(const struct vms_snap_pagemap *pm, uint64_t index);
 
 /* One smaps region.  All counters are in bytes (smaps says kB). */
 struct vms_smaps_region {
@@ -64,6 +77,9 @@ struct vms_snapshot {
 	size_t nr_segments, alloc_segments;
 	struct vms_snap_pagemap *pagemap;
 	size_t nr_pagemap, alloc_pagemap;
+
+	uint64_t recorder_lo, recorder_hi; /* "recorder_thread" stack, 0 when
+					    * absent */
 
 	bool has_smaps;       /* smaps regions were parsed */
 	struct vms_smaps_region *regions;

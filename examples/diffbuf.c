@@ -27,9 +27,9 @@
  *         exit   0                           0
  *         alloc  262144 in 1 call            2359296 in 2 calls
  *   shm   peak   196608, exit 0, alloc 196608 in 2 calls (both builds)
- * Sites (innermost first): table_alloc < make_table < main,
- * big_buffer < main, scratch_map < main, shm_buffers < main (two: one
- * mmap, one shmat), leak_some < main.
+ * Sites (innermost first, by function name): table_alloc < make_table <
+ * main, big_buffer < main, scratch_map < main, shm_buffers < main (its
+ * mmap and its shmat: one site, 2 calls), leak_some < main.
  *
  * Output: "diffbuf ok\n" on stdout, exit 0; a failed call prints what
  * failed and exits 1.

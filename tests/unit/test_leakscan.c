@@ -450,7 +450,7 @@ static NOIPA void scrub_stack(void)
 static void whole_scan_in_process(void **state)
 {
 	(void)state;
-	if (!vms_active || !vms_recording.dir[0])
+	if (!vms_active || !vms_self.dir[0])
 		skip();
 	static struct peer p = { PTHREAD_MUTEX_INITIALIZER,
 				 PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, 0 };
@@ -479,7 +479,7 @@ static void whole_scan_in_process(void **state)
 	scrub_stack();
 
 	char dir[PATH_MAX];
-	snprintf(dir, sizeof(dir), "%s", vms_recording.dir);
+	snprintf(dir, sizeof(dir), "%s", vms_self.dir);
 	vms_leak_scan();
 	vms_leak_scan(); /* once per process: no second file, no error */
 	peer_set(&p, 3);

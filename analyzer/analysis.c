@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * One analysis of one recording (contract in analysis.h).
+ */
+#include "analysis.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+int vms_analysis_open(struct vms_analysis *a, const char *path,
+		      bool want_symbols)
+{
+	memset(a, 0, sizeof(*a));
+	if (vms_recording_open(&a->rec, path))
+		return -1;
+	vms_replay_init(&a->replay, &a->rec);
+	if (want_symbols)
+		a->syms = vms_symbolizer_new(&a->rec);
+	vms_state_init(&a->state, a->rec.meta.page_size, a->rec.meta.pid);
+	return 0;
+}
+
+static int on_event(const struct vms_event *ev, void *ctx)
+{
+	struct vms_analysis *a = ctx;
+
+	vms_state_apply(&a->state, ev);
+	/* A library loaded and closed between two snapshots is in no
+	 * snapshot's module list: only its DLOPEN record names it. */
+	if (ev->type == VMS_REC_DLOPEN && a->syms && ev->real_path_len) {
+		char *path = xstrndup(ev->real_path, ev->real_path_len);
+		char *id = xstrndup(ev->build_id, ev->build_id_len);
+		vms_symbolizer_add_module(a->syms, path, ev->bias, id);
+		free(path);
+		free(id);
+	}
+	return a->fn ? a->fn(ev, a->ctx) : 0;
+}
+
+int vms_analysis_run(struct vms_analysis *a, vms_replay_fn fn, void *ctx)
+{
+	a->fn = fn;
+	a->ctx = ctx;
+	return vms_replay_run(&a->replay, on_event, a);
+}
+
+void vms_analysis_release(struct vms_analysis *a)
+{
+	vms_symbolizer_free(a->syms);
+	vms_state_release(&a->state);
+	vms_replay_release(&a->replay);
+	vms_recording_release(&a->rec);
+	memset(a, 0, sizeof(*a));
+}
+
+char *vms_analysis_damage_text(const struct vms_analysis *a)
+{
+	struct vms_strbuf b = VMS_STRBUF_INIT;
+	for (size_t i = 0; i < a->replay.nr_damage; i++) {
+		if (i)
+			vms_strbuf_addstr(&b, "; ");
+		vms_strbuf_addstr(&b, a->replay.damage[i].message);
+	}
+	return b.s;
+}
