@@ -100,6 +100,8 @@ check: deps
 	$(Q)$(MAKE) --no-print-directory all examples $(O)/vmspy-asan $(UNIT_BINS)
 	$(Q)$(MAKE) --no-print-directory unit
 	$(Q)./tests/e2e/run.sh
+	$(Q)set -e; for t in tests/e2e/leaks.sh tests/e2e/maps.sh $(wildcard tests/e2e/diff.sh tests/e2e/reliability.sh); do \
+		echo "  E2E     $$t"; ./$$t; done
 
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all examples
