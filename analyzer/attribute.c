@@ -304,6 +304,32 @@ static uint64_t share(uint64_t total, uint64_t w, uint64_t wsum)
 	return (uint64_t)((unsigned __int128)total * w / wsum);
 }
 
+/* Shares total among n pieces by weight, never giving a piece more than
+ * its cap (its size: a piece cannot have more resident bytes than it
+ * spans, even when the pagemap bitmap and smaps were read a moment apart
+ * and disagree).  What rounding and caps leave goes to pieces with room,
+ * first to last. */
+static void share_capped(uint64_t total, const uint64_t *w, uint64_t wsum,
+			 const uint64_t *cap, size_t n, uint64_t *out)
+{
+	uint64_t given = 0;
+	for (size_t i = 0; i < n; i++) {
+		out[i] = share(total, w[i], wsum);
+		if (out[i] > cap[i])
+			out[i] = cap[i];
+		given += out[i];
+	}
+	for (size_t i = 0; i < n && given < total; i++) {
+		uint64_t room = cap[i] - out[i], add = total - given;
+		if (add > room)
+			add = room;
+		out[i] += add;
+		given += add;
+	}
+	if (given < total && n) /* cannot happen while total <= sum of caps */
+		out[n - 1] += total - given;
+}
+
 /* Append region r's pieces to out, sharing its counters. */
 static void emit_pieces(struct vms_attribution *out,
 			const struct vms_snapshot *s, size_t ri,
@@ -332,6 +358,17 @@ static void emit_pieces(struct vms_attribution *out,
 		for (size_t i = 0; i < n; i++)
 			wsum += w[i] = pc[i].end - pc[i].start;
 	}
+	/* Rss first, capped by each piece's size; the other counters follow
+	 * the Rss shares (or the size when nothing is resident). */
+	uint64_t *cap = xcalloc(n, sizeof(*cap)), *rss = xcalloc(n, sizeof(*rss));
+	for (size_t i = 0; i < n; i++)
+		cap[i] = pc[i].end - pc[i].start;
+	share_capped(r->rss, w, wsum, cap, n, rss);
+	if (r->rss) {
+		wsum = 0;
+		for (size_t i = 0; i < n; i++)
+			wsum += w[i] = rss[i];
+	}
 	for (size_t i = 0; i < n; i++) {
 		struct vms_attr_region *o = out_add(out);
 		const struct evidence *e = pc[i].ev;
@@ -346,7 +383,7 @@ static void emit_pieces(struct vms_attribution *out,
 		o->vm_flags = r->vm_flags;
 #define SHARE(field, left) \
 	(last ? left : share(r->field, w[i], wsum))
-		o->rss = SHARE(rss, left_rss);
+		o->rss = rss[i];
 		o->pss = SHARE(pss, left_pss);
 		o->swap = SHARE(swap, left_swap);
 		o->anon_huge = SHARE(anon_huge_pages, left_huge);
@@ -371,6 +408,8 @@ static void emit_pieces(struct vms_attribution *out,
 		}
 	}
 	free(w);
+	free(cap);
+	free(rss);
 }
 
 /* ---- rules ----------------------------------------------------------------- */
@@ -454,6 +493,9 @@ static void collect_evidence(struct ctx *c)
 		       buf, t->alive ? "stack" : "stack cached by glibc",
 		       t->creator);
 	}
+	for (size_t i = 0; i < s->nr_own; i++)
+		ev_add(&c->ev, s->own[i].start, s->own[i].end, P_THREAD,
+		       VMS_ATTR_VMSPY, "vmspy", s->own[i].what, 0);
 	if (s->recorder_hi > s->recorder_lo) {
 		ev_add(&c->ev, s->recorder_lo, s->recorder_hi, P_THREAD,
 		       VMS_ATTR_VMSPY, "vmspy", "recorder thread stack", 0);

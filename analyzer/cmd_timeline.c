@@ -407,7 +407,9 @@ static void svg_markers(FILE *f, struct marker *m, size_t n)
 				m[i].ly = m[j].ly + 14;
 	}
 	for (size_t i = 0; i < n; i++) {
-		bool left = m[i].x > PR - 200;
+		/* Left of the point when it would run off the chart. */
+		bool left = m[i].x + 12 + 7.2 * (double)strlen(m[i].text) >
+			    W - 4;
 		char attrs[160];
 		fprintf(f, "<circle class=\"peak\" data-series=\"%s\" "
 			"data-bytes=\"%" PRIu64 "\" data-time-ns=\"%" PRIu64
@@ -425,9 +427,9 @@ static void svg_markers(FILE *f, struct marker *m, size_t n)
 		fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
 			"height=\"15\" fill=\"white\" "
 			"fill-opacity=\"0.85\"/>\n",
-			left ? m[i].x - 9 - 7.2 * strlen(m[i].text)
+			left ? m[i].x - 9 - 7.2 * (double)strlen(m[i].text)
 			     : m[i].x + 5,
-			m[i].ly - 12, 7.2 * strlen(m[i].text) + 4);
+			m[i].ly - 12, 7.2 * (double)strlen(m[i].text) + 4);
 		svg_text(f, m[i].x + (left ? -7 : 7), m[i].ly, attrs,
 			 m[i].text);
 	}

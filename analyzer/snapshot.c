@@ -256,6 +256,17 @@ static int parse_header(struct parser *ps)
 			    sn->recorder_hi < sn->recorder_lo)
 				return fail(ps, ps->line_at,
 					    "bad recorder_thread line");
+		} else if (span_eq(key, "recorder_map")) {
+			struct vms_snap_own o;
+			struct span what;
+			if (word_num(&line, 16, &o.start) ||
+			    word_num(&line, 16, &o.end) || o.end < o.start)
+				return fail(ps, ps->line_at,
+					    "bad recorder_map line");
+			what = take_word(&line);
+			o.what = xstrndup(what.p, what.n);
+			VMS_GROW(sn->own, sn->alloc_own, sn->nr_own + 1);
+			sn->own[sn->nr_own++] = o;
 		} else if (span_eq(key, "pagemap")) {
 			if (parse_pagemap(ps, line))
 				return -1;
@@ -448,6 +459,9 @@ void vms_snapshot_release(struct vms_snapshot *snap)
 	}
 	for (size_t i = 0; i < snap->nr_pagemap; i++)
 		free(snap->pagemap[i].bitmap);
+	for (size_t i = 0; i < snap->nr_own; i++)
+		free(snap->own[i].what);
+	free(snap->own);
 	free(snap->modules);
 	free(snap->segments);
 	free(snap->pagemap);

@@ -63,6 +63,12 @@ struct vms_smaps_region {
 	char *vm_flags;       /* e.g. "rd wr mr mw me ac sd"; "" if absent */
 };
 
+/* An anonymous mapping the recorder made for itself ("recorder_map"). */
+struct vms_snap_own {
+	uint64_t start, end;
+	char *what;           /* e.g. "stack table", "libunwind cache" */
+};
+
 struct vms_snapshot {
 	uint32_t index;       /* n of snap.<n> */
 	uint64_t seq;
@@ -80,6 +86,8 @@ struct vms_snapshot {
 
 	uint64_t recorder_lo, recorder_hi; /* "recorder_thread" stack, 0 when
 					    * absent */
+	struct vms_snap_own *own;  /* "recorder_map" lines: vmspy's own */
+	size_t nr_own, alloc_own;  /* anonymous mappings */
 
 	bool has_smaps;       /* smaps regions were parsed */
 	struct vms_smaps_region *regions;

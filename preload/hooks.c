@@ -21,6 +21,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "ownmaps.h"
 #include "recorder.h"
 
 #define RA __builtin_return_address(0)
@@ -253,7 +254,13 @@ static void *mmap_common(unsigned api, const void *ra, void *addr, size_t len,
 			 int prot, int flags, int fd, off_t off)
 {
 	void *p = vms_sys_mmap(addr, len, prot, flags, fd, off);
-	if (p == MAP_FAILED || vms_from_recorder(ra) || !vms_guard_enter())
+	if (p == MAP_FAILED)
+		return p;
+	if (vms_from_recorder(ra)) {
+		vms_own_add(p, len, "libunwind cache");
+		return p;
+	}
+	if (!vms_guard_enter())
 		return p;
 	int e = errno;
 	vms_record_mmap(api, ra, p, len, prot, flags, fd, off, NULL, 0);
@@ -277,6 +284,8 @@ VMS_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd,
 
 VMS_EXPORT int munmap(void *addr, size_t len)
 {
+	if (vms_from_recorder(RA))
+		vms_own_remove(addr);
 	if (vms_from_recorder(RA) || !vms_guard_enter())
 		return vms_sys_munmap(addr, len);
 	uint64_t seq = vms_seq_next();

@@ -6,6 +6,8 @@
  */
 #include "intern.h"
 
+#include "ownmaps.h"
+
 #include <string.h>
 #include <sys/mman.h>
 
@@ -20,11 +22,22 @@ static uint64_t hash_frames(const uint64_t *f, uint32_t n)
 	return h | 1; /* never 0 */
 }
 
+static const char what_table[] = "stack table";
+
 static void *map_anon(size_t bytes)
 {
 	void *p = vms_sys_mmap(NULL, bytes, PROT_READ | PROT_WRITE,
 			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	return p == MAP_FAILED ? NULL : p;
+	if (p == MAP_FAILED)
+		return NULL;
+	vms_own_add(p, bytes, what_table);
+	return p;
+}
+
+static void unmap(void *p, size_t bytes)
+{
+	vms_own_remove(p);
+	vms_sys_munmap(p, bytes);
 }
 
 static int grow_table(struct vms_intern *t)
@@ -43,7 +56,7 @@ static int grow_table(struct vms_intern *t)
 		s[j] = *o;
 	}
 	if (t->slots)
-		vms_sys_munmap(t->slots, t->nslots * sizeof(*s));
+		unmap(t->slots, t->nslots * sizeof(*s));
 	t->slots = s;
 	t->nslots = n;
 	return 0;
@@ -57,14 +70,16 @@ static int grow_arena(struct vms_intern *t, size_t need)
 	if (cap == t->arena_cap)
 		return 0;
 	void *p;
-	if (t->arena)
+	if (t->arena) {
 		p = vms_sys_mremap(t->arena, t->arena_cap * 8, cap * 8,
 				   MREMAP_MAYMOVE, NULL);
-	else
-		p = vms_sys_mmap(NULL, cap * 8, PROT_READ | PROT_WRITE,
-				 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED)
+		if (p == MAP_FAILED)
+			return -1;
+		vms_own_remove(t->arena);
+		vms_own_add(p, cap * 8, what_table);
+	} else if (!(p = map_anon(cap * 8))) {
 		return -1;
+	}
 	t->arena = p;
 	t->arena_cap = cap;
 	return 0;
@@ -117,8 +132,8 @@ void vms_intern_reset(struct vms_intern *t)
 void vms_intern_release(struct vms_intern *t)
 {
 	if (t->slots)
-		vms_sys_munmap(t->slots, t->nslots * sizeof(*t->slots));
+		unmap(t->slots, t->nslots * sizeof(*t->slots));
 	if (t->arena)
-		vms_sys_munmap(t->arena, t->arena_cap * 8);
+		unmap(t->arena, t->arena_cap * 8);
 	memset(t, 0, sizeof(*t));
 }

@@ -29,6 +29,7 @@
 
 #include "config.h"
 #include "leakscan.h"
+#include "ownmaps.h"
 #include "real.h"
 #include "snapshot.h"
 #include "stack.h"
@@ -997,6 +998,7 @@ static void make_alive_page(void)
 	if (p != MAP_FAILED && vms_sys_madvise(p, 4096, MADV_WIPEONFORK) == 0) {
 		alive = p;
 		*alive = 1;
+		vms_own_add(p, 4096, "fork detection page");
 		return;
 	}
 	if (p != MAP_FAILED)

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "ownmaps.h"
 #include "real.h"
 #include "recorder.h"
 
@@ -242,6 +243,7 @@ static void write_pagemaps(struct writer *w)
 	if (maps == MAP_FAILED)
 		return;
 	uint64_t *ents = (uint64_t *)(void *)(maps + maps_cap);
+	vms_own_add(maps, maps_cap + ents_cap * 8, "snapshot buffer");
 	int fd = vms_sys_open("/proc/self/maps", O_RDONLY | O_CLOEXEC, 0);
 	int pm = vms_sys_open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC, 0);
 	size_t len = 0;
@@ -282,6 +284,7 @@ static void write_pagemaps(struct writer *w)
 		vms_sys_close(fd);
 	if (pm >= 0)
 		vms_sys_close(pm);
+	vms_own_remove(maps);
 	vms_sys_munmap(maps, maps_cap + ents_cap * 8);
 }
 
@@ -302,6 +305,18 @@ static void copy_file(struct writer *w, const char *path)
 		w->b.len += (size_t)n;
 	}
 	vms_sys_close(fd);
+}
+
+static void own_line(uintptr_t lo, uintptr_t hi, const char *what, void *arg)
+{
+	struct vms_buf *b = arg;
+	vms_buf_str(b, "recorder_map ");
+	vms_buf_hex(b, lo);
+	vms_buf_str(b, " ");
+	vms_buf_hex(b, hi);
+	vms_buf_str(b, " ");
+	vms_buf_str(b, what);
+	vms_buf_str(b, "\n");
 }
 
 void vms_take_snapshot(unsigned reason, const char *label)
@@ -348,6 +363,8 @@ void vms_take_snapshot(unsigned reason, const char *label)
 		vms_buf_escaped(b, l);
 		vms_buf_str(b, "\n");
 	}
+	vms_own_add(mem, BUF_SIZE, "snapshot buffer");
+	vms_own_foreach(own_line, b);
 	if (sampler_hi) {
 		vms_buf_str(b, "recorder_thread ");
 		vms_buf_hex(b, sampler_lo);
@@ -362,6 +379,7 @@ void vms_take_snapshot(unsigned reason, const char *label)
 	copy_file(&w, "/proc/self/smaps");
 	flush(&w);
 	vms_sys_close(w.fd);
+	vms_own_remove(mem);
 	if (w.failed) {
 		/* Disk full or similar: a partial file is kept (the reader
 		 * sees it has no smaps section), no more are attempted. */
