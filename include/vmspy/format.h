@@ -43,7 +43,14 @@
  * in their own log.
  *
  * Stack ids are per log lane: id 0 means "no stack recorded"; ids 1, 2, ...
- * are defined by STACK records in the same log before their first use.
+ * are defined by STACK records in the same log before their first use.  A
+ * thread taking over a lane keeps using the lane's ids.  A THREAD_BEGIN's
+ * creator_stack is defined in the creator's lane before its CREATE record,
+ * which may come later in seq order: resolve it after reading everything.
+ *
+ * Signed values (fd, key, status, result) are stored as the unsigned
+ * varint of their 64-bit two's complement.  A failed call is never
+ * recorded (a failed realloc writes neither its FREE nor its ALLOC).
  *
  * Snapshot files ("snap.<n>") are text:
  *   vmspy-snapshot 1
@@ -64,6 +71,8 @@
  * A snapshot file without its "smaps" line, or cut short, was interrupted.
  * Other header lines a reader may meet (and must skip if unknown):
  *   recorder_thread <lo hex> <hi hex>   stack of vmspy's sampler thread
+ *   recorder_map <lo hex> <hi hex> <what...>   an anonymous mapping vmspy
+ *               made for itself (stack tables, libunwind caches, buffers)
  *
  * The "leaks" file (reachability of every block live at a clean exit):
  *   vmspy-leaks 1\n
@@ -126,7 +135,9 @@ enum vms_rec_type {
 			     * release half of a moving realloc/realloc(p, 0)) */
 	VMS_REC_MMAP = 6,   /* seq, api, stack, addr, len, prot, flags, fd,
 			     * offset, dev, ino, path(string), old_addr,
-			     * old_len (mremap only, else 0) */
+			     * old_len (mremap only, else 0).  For mremap:
+			     * prot 0, fd -1, flags = the MREMAP_* flags;
+			     * the region keeps what the old one had */
 	VMS_REC_MUNMAP = 7, /* seq, api, stack, addr, len (api = munmap, or
 			     * mremap for the release half of an mremap) */
 	VMS_REC_MPROTECT = 8, /* seq, stack, addr, len, prot */
