@@ -356,14 +356,23 @@ static void charge(struct vms_sites *ss, const struct vms_state *st,
 	case VMS_REC_FREE:
 		charge_block(ss, st, stacks, ev->addr, sign);
 		break;
-	case VMS_REC_MMAP:
-		charge_range(ss, st, stacks, ev->addr,
-			     range_end(st, ev->addr, ev->len), sign);
-		if (ev->api == VMS_API_MREMAP && ev->old_addr)
-			charge_range(ss, st, stacks, ev->old_addr,
-				     range_end(st, ev->old_addr, ev->old_len),
-				     sign);
+	case VMS_REC_MMAP: {
+		uint64_t lo = ev->addr, hi = range_end(st, ev->addr, ev->len);
+		if (ev->api == VMS_API_MREMAP && ev->old_addr) {
+			uint64_t olo = ev->old_addr;
+			uint64_t ohi = range_end(st, olo, ev->old_len);
+			/* In place (or overlapping): one range, or its pages
+			 * would count twice. */
+			if (olo <= hi && lo <= ohi) {
+				lo = olo < lo ? olo : lo;
+				hi = ohi > hi ? ohi : hi;
+			} else {
+				charge_range(ss, st, stacks, olo, ohi, sign);
+			}
+		}
+		charge_range(ss, st, stacks, lo, hi, sign);
 		break;
+	}
 	case VMS_REC_MUNMAP:
 		charge_range(ss, st, stacks, ev->addr,
 			     range_end(st, ev->addr, ev->len), sign);

@@ -626,6 +626,12 @@ struct live {
 	unsigned shift;
 };
 
+#define VMA_R 1u
+#define VMA_HEAP 2u
+#define VMA_STACK 4u
+#define VMA_PRIVATE_W 8u /* writable and private: the program's own data */
+#define MAX_MODULES 1024
+
 struct scan {
 	pid_t pid, tid;
 	uint64_t main_tp; /* the main thread's pthread_self, from its lane */
@@ -640,11 +646,12 @@ struct scan {
 	struct vms_leak_root *roots;
 	size_t nroots;
 	uintptr_t self_text, alloc_text;
+	struct {
+		uint64_t lo, hi;
+	} mods[MAX_MODULES]; /* every module's span: scanned by segment */
+	size_t nmods;
 };
 
-#define VMA_R 1u
-#define VMA_HEAP 2u
-#define VMA_STACK 4u
 
 static int live_init(struct live *t, unsigned bits)
 {
@@ -945,6 +952,8 @@ static int maps_read(struct scan *s)
 		if (!parse_hex(&q, eol, &lo) && q < eol && *q++ == '-' &&
 		    !parse_hex(&q, eol, &hi) && eol - q > 2 && hi > lo) {
 			unsigned f = q[1] == 'r' ? VMA_R : 0;
+			if (q[1] == 'r' && q[2] == 'w' && q[4] == 'p')
+				f |= VMA_PRIVATE_W;
 			if (eol - p > 7 && !memcmp(eol - 6, "[heap]", 6))
 				f |= VMA_HEAP;
 			if (eol - p > 8 && !memcmp(eol - 7, "[stack]", 7))
@@ -1031,6 +1040,21 @@ static int module_cb(struct dl_phdr_info *info, size_t size, void *data)
 		alloc |= s->alloc_text && s->alloc_text >= lo &&
 			 s->alloc_text < hi;
 	}
+	uint64_t mlo = UINT64_MAX, mhi = 0;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_LOAD)
+			continue;
+		uint64_t lo = info->dlpi_addr + ph->p_vaddr;
+		uint64_t hi = (lo + ph->p_memsz + PAGE - 1) & ~(uint64_t)(PAGE - 1);
+		mlo = lo < mlo ? lo : mlo;
+		mhi = hi > mhi ? hi : mhi;
+	}
+	if (mhi > mlo && s->nmods < MAX_MODULES) {
+		s->mods[s->nmods].lo = mlo & ~(uint64_t)(PAGE - 1);
+		s->mods[s->nmods].hi = mhi;
+		s->nmods++;
+	}
 	/* Our own static data must not keep the program's blocks alive. */
 	if (self)
 		return 0;
@@ -1103,6 +1127,68 @@ static void tls_roots(struct scan *s, uint64_t tp)
 		root_add(s, a, hi, 0);
 }
 
+/* [lo, hi) minus the live blocks in it. */
+static void root_add_gaps(struct scan *s, uint64_t lo, uint64_t hi)
+{
+	uint64_t a = lo;
+	long first = block_below(s, lo);
+	for (size_t i = first < 0 ? 0 : (size_t)first; i < s->n; i++) {
+		const struct vms_leak_block *k = &s->blocks[i];
+		if (k->addr >= hi)
+			break;
+		if (k->addr + k->size <= a)
+			continue;
+		if (k->addr > a)
+			root_add(s, a, k->addr, 0);
+		a = k->addr + k->size;
+	}
+	if (a < hi)
+		root_add(s, a, hi, 0);
+}
+
+#define ARENA_ALIGN (64ull << 20)
+
+/* The rest of the program's private writable memory, as memcheck scans
+ * it: its own mmaps (an interpreter's object arenas hold pointers to
+ * malloc'd blocks) and loader memory, less the live blocks themselves.
+ * Not: modules (scanned by segment above), the brk heap and glibc's
+ * 64 MiB-aligned arena heaps (their free chunks keep stale pointers),
+ * thread stacks (live ones are scanned above; a cached stack of an exited
+ * thread is dead memory, as memcheck sees it: a mapping right above a
+ * PROT_NONE guard page), this thread's stack (below the stack pointer is
+ * dead), shared mappings (vmspy's own logs), and vmspy's tables
+ * (root_piece). */
+static void other_roots(struct scan *s, uintptr_t sp)
+{
+	for (size_t i = 0; i < s->nvma; i++) {
+		uint64_t lo = s->vma[i].lo, hi = s->vma[i].hi;
+		unsigned f = s->vma[i].flags;
+		if (!(f & VMA_PRIVATE_W) || (f & (VMA_HEAP | VMA_STACK)))
+			continue;
+		if (sp >= lo && sp < hi)
+			continue;
+		if (i > 0 && s->vma[i - 1].hi == lo &&
+		    !(s->vma[i - 1].flags & VMA_R) &&
+		    s->vma[i - 1].hi - s->vma[i - 1].lo <= 64 * 1024)
+			continue;
+		int in_module = 0;
+		for (size_t m = 0; m < s->nmods && !in_module; m++)
+			in_module = s->mods[m].lo < hi && s->mods[m].hi > lo;
+		if (in_module)
+			continue;
+		/* An arena heap starts on a 64 MiB boundary and holds
+		 * blocks: leave it out from there. */
+		uint64_t a = (lo + ARENA_ALIGN - 1) & ~(ARENA_ALIGN - 1);
+		if (a < hi) {
+			long b = block_below(s, hi - 1);
+			if (b >= 0 && s->blocks[b].addr >= a)
+				hi = a;
+		}
+		if (lo < hi)
+			root_add_gaps(s, lo, hi);
+	}
+}
+
 static void gather_roots(struct scan *s, uintptr_t sp)
 {
 	s->self_text = (uintptr_t)&vms_leak_scan;
@@ -1144,6 +1230,7 @@ static void gather_roots(struct scan *s, uintptr_t sp)
 			      : s->main_tp;
 	if (tp)
 		tls_roots(s, tp);
+	other_roots(s, sp);
 }
 
 /* 1 when no thread but this one (and vmspy's sampler, which never touches

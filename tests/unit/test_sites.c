@@ -233,6 +233,23 @@ static void exact_charges(void **state)
 	assert_int_equal(stat_of(&fx, A, VMS_CAT_MMAP)->live, 0);
 	assert_int_equal(stat_of(&fx, B, VMS_CAT_MMAP)->live, 16384);
 	check_totals_match_state(&fx);
+	/* In place: shrink to 3 pages and grow back (old and new ranges
+	 * overlap: no page may count twice). */
+	for (int i = 0; i < 2; i++) {
+		uint64_t from = i ? 12288 : 16384, to = i ? 16384 : 12288;
+		fx_apply(&fx, (struct vms_event){ .type = VMS_REC_MUNMAP,
+						  .api = VMS_API_MREMAP,
+						  .addr = 0x20000,
+						  .len = from });
+		fx_apply(&fx, (struct vms_event){ .type = VMS_REC_MMAP,
+						  .api = VMS_API_MREMAP,
+						  .gstack = B, .addr = 0x20000,
+						  .len = to,
+						  .old_addr = 0x20000,
+						  .old_len = from });
+		assert_int_equal(stat_of(&fx, B, VMS_CAT_MMAP)->live, to);
+		check_totals_match_state(&fx);
+	}
 
 	/* shm: MAP_SHARED of a /dev/shm file, and shmat. */
 	map(&fx, A, 0x30000, 4096, MAP_SHARED, "/dev/shm/x");
@@ -282,7 +299,7 @@ static void exact_charges(void **state)
 	/* ...and now A's heap is 0. */
 	assert_int_equal(stat_of(&fx, A, VMS_CAT_HEAP)->live, 0);
 	assert_int_equal(fx.ss.total[VMS_CAT_HEAP].calls, 3);
-	assert_int_equal(fx.ss.total[VMS_CAT_MMAP].calls, 4);
+	assert_int_equal(fx.ss.total[VMS_CAT_MMAP].calls, 6);
 	assert_int_equal(fx.ss.total[VMS_CAT_SHM].calls, 2);
 	fx_release(&fx);
 }
@@ -330,7 +347,7 @@ static void random_traffic_adds_up(void **state)
 		uint64_t r = rnd();
 		vms_stack_id st = s[r % 4];
 		uint64_t slot = (r >> 8) % 64;
-		switch ((r >> 16) % 6) {
+		switch ((r >> 16) % 7) {
 		case 0:
 		case 1:
 			alloc(&fx, st, 0x100000 + slot * 64,
@@ -346,6 +363,28 @@ static void random_traffic_adds_up(void **state)
 					  : MAP_PRIVATE | MAP_ANONYMOUS,
 			    (r >> 40) & 1 ? "/dev/shm/r" : NULL);
 			break;
+		case 4: {
+			/* mremap, both halves: in place (grow or shrink) or
+			 * moved to another slot, maybe overlapping. */
+			uint64_t from = 0x40000000 + slot * 4096;
+			uint64_t to = (r >> 30) & 1
+					      ? from
+					      : 0x40000000 +
+							((r >> 32) % 64) * 4096;
+			uint64_t olen = 4096 * (1 + (r >> 24) % 3);
+			uint64_t nlen = 4096 * (1 + (r >> 36) % 5);
+			fx_apply(&fx, (struct vms_event){
+					      .type = VMS_REC_MUNMAP,
+					      .api = VMS_API_MREMAP,
+					      .addr = from, .len = olen });
+			fx_apply(&fx, (struct vms_event){
+					      .type = VMS_REC_MMAP,
+					      .api = VMS_API_MREMAP,
+					      .gstack = st, .addr = to,
+					      .len = nlen, .old_addr = from,
+					      .old_len = olen });
+			break;
+		}
 		default:
 			unmap(&fx, 0x40000000 + slot * 4096,
 			      4096 * (1 + (r >> 24) % 3));
