@@ -1163,7 +1163,13 @@ static void other_roots(struct scan *s, uintptr_t sp)
 	for (size_t i = 0; i < s->nvma; i++) {
 		uint64_t lo = s->vma[i].lo, hi = s->vma[i].hi;
 		unsigned f = s->vma[i].flags;
-		if (!(f & VMA_PRIVATE_W) || (f & (VMA_HEAP | VMA_STACK)))
+		/* A fork child's heap holds its parent's blocks, which are
+		 * not in its own log: scan the heap between its own blocks
+		 * (stale pointers there can only hide a leak, never invent
+		 * one). */
+		int forked = vms_self.forked;
+		if (!(f & VMA_PRIVATE_W) || (f & VMA_STACK) ||
+		    ((f & VMA_HEAP) && !forked))
 			continue;
 		if (sp >= lo && sp < hi)
 			continue;
@@ -1179,7 +1185,7 @@ static void other_roots(struct scan *s, uintptr_t sp)
 		/* An arena heap starts on a 64 MiB boundary and holds
 		 * blocks: leave it out from there. */
 		uint64_t a = (lo + ARENA_ALIGN - 1) & ~(ARENA_ALIGN - 1);
-		if (a < hi) {
+		if (a < hi && !forked) {
 			long b = block_below(s, hi - 1);
 			if (b >= 0 && s->blocks[b].addr >= a)
 				hi = a;

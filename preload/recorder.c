@@ -1030,6 +1030,7 @@ void vms_after_fork_child(void)
 	seq_counter = 0;
 	dropped = 0;
 	vms_snapshot_reset();
+	vms_self.forked = 1;
 	char parent[PATH_MAX];
 	set_path(parent, vms_self.dir);
 	if (vms_config.follow && parent[0] &&

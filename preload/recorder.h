@@ -139,6 +139,8 @@ struct vms_self {
 	uint64_t start_realtime, start_monotonic;
 	int argc;
 	char **argv;
+	int forked;                 /* a child of fork(): its heap holds
+				     * blocks its parent allocated */
 };
 extern struct vms_self vms_self VMS_HIDDEN;
 

@@ -462,6 +462,26 @@ t_forks() {
 		err "recordings of forks:"$'\n'"$out"
 }
 
+# A fork child's scan: a block referenced only from a block the parent
+# allocated is not a leak; the child's own lost block is.
+t_fork_leaks() {
+	if ! have_cmd leaks; then
+		skip "vmspy leaks not built yet"
+		return
+	fi
+	pair forkleak "$EX/forkleak"
+	local child
+	child=$(ls -d "$REC".* 2>/dev/null | grep -v '\.json$' | head -1)
+	[ -n "$child" ] || { err "forkleak: no child recording"; return; }
+	"$VMSPY" leaks "$REC" --json >"$REC.leaks.json" 2>/dev/null || true
+	jc "$REC.leaks.json" "vmspy leaks forkleak parent" \
+		'definitely_lost.bytes == 0' 'indirectly_lost.bytes == 0'
+	"$VMSPY" leaks "$child" --json >"$REC.child.json" 2>/dev/null || true
+	jc "$REC.child.json" "vmspy leaks forkleak child" \
+		'definitely_lost.bytes == 100' 'definitely_lost.blocks == 1' \
+		'indirectly_lost.bytes == 0' 'possibly_lost.bytes == 0'
+}
+
 # Bad VMSPY_* values: one line on stderr naming the variable, a sane
 # default, the app runs as usual.
 t_bad_env() {
