@@ -19,6 +19,7 @@ int vms_analysis_open(struct vms_analysis *a, const char *path,
 	if (want_symbols)
 		a->syms = vms_symbolizer_new(&a->rec);
 	vms_state_init(&a->state, a->rec.meta.page_size, a->rec.meta.pid);
+	a->state.sample_bytes = a->rec.meta.sample_bytes;
 	return 0;
 }
 

@@ -201,6 +201,10 @@ static void print_text(struct summary *s)
 	       s->a.rec.nr_logs == 1 ? "" : "s",
 	       (unsigned long long)st->dropped);
 	printf("%-11s %llu\n", "threads", (unsigned long long)st->threads);
+	if (m->sample_bytes)
+		printf("%-11s 1 allocation per %llu bytes on average; heap "
+		       "bytes are estimates, calls are the sampled ones\n",
+		       "sampled", (unsigned long long)m->sample_bytes);
 
 	vms_strbuf_reset(&b);
 	for (size_t i = 0, run; i < s->a.rec.nr_snaps; i += run) {
@@ -341,6 +345,8 @@ static int print_json(struct summary *s)
 	else
 		vms_json_null(&j, "exit_status");
 	vms_json_u64(&j, "events", st->events);
+	vms_json_u64(&j, "sample_bytes", m->sample_bytes);
+	vms_json_bool(&j, "sampled", m->sample_bytes != 0);
 	vms_json_u64(&j, "dropped", st->dropped);
 	vms_json_u64(&j, "logs", s->a.rec.nr_logs);
 	vms_json_u64(&j, "disabled_logs", st->disabled_lanes);

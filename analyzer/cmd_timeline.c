@@ -681,6 +681,7 @@ int cmd_timeline(int argc, char **argv)
 	tl.n = 1;
 	vms_replay_init(&tl.replay, &tl.rec);
 	vms_state_init(&tl.state, tl.rec.meta.page_size, tl.rec.meta.pid);
+	tl.state.sample_bytes = tl.rec.meta.sample_bytes;
 	vms_replay_run(&tl.replay, on_event, &tl);
 	load_snapshots(&tl);
 

@@ -10,6 +10,7 @@
 #include <endian.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "util.h"
 
@@ -286,9 +287,26 @@ short_body:
 		       (size_t)(end - start));
 }
 
+/* Logs are read once, front to back: give the pages already read back to
+ * the kernel, so the analyzer's memory follows live state, not the size
+ * of the recording.  The mapping is of a read-only file: a page that is
+ * needed again (an event's string) is simply read again. */
+static void trim(struct vms_logreader *r)
+{
+	const size_t step = 4u << 20;
+	size_t off = r->pos & ~(step - 1);
+	if (off > r->trimmed && r->log->data) {
+		madvise((void *)(uintptr_t)(r->log->data + r->trimmed),
+			off - r->trimmed, MADV_DONTNEED);
+		r->trimmed = off;
+	}
+}
+
 int vms_logreader_next(struct vms_logreader *r, struct vms_event *ev)
 {
 	const struct vms_logfile *log = r->log;
+
+	trim(r);
 
 	while (!r->done) {
 		size_t at = r->pos, body, len;

@@ -91,6 +91,7 @@ struct vms_logreader {
 	size_t alloc_frames;
 	uint64_t events;       /* events returned so far */
 	bool done;
+	size_t trimmed;        /* pages before this offset were given back */
 	char *error;           /* set once the reader failed */
 	size_t error_offset;
 };

@@ -115,6 +115,8 @@ static int meta_line(struct vms_recording *rec, size_t at, const char *key,
 		num = &m->depth;
 	else if (!strcmp(key, "interval_ms"))
 		num = &m->interval_ms;
+	else if (!strcmp(key, "sample_bytes"))
+		num = &m->sample_bytes;
 
 	if (str) {
 		free(*str);

@@ -30,6 +30,7 @@ struct vms_meta {
 	uint64_t page_size;         /* 4096 when absent */
 	char *parent, *predecessor;
 	uint64_t depth, interval_ms;
+	uint64_t sample_bytes;      /* VMSPY_SAMPLE_BYTES; 0: every call */
 };
 
 struct vms_logfile {

@@ -535,6 +535,7 @@ int vms_sites_run_load(struct vms_sites_run *run, const char *path,
 	vms_replay_init(&run->replay, &run->rec);
 	vms_state_init(&run->state, run->rec.meta.page_size,
 		       run->rec.meta.pid);
+	run->state.sample_bytes = run->rec.meta.sample_bytes;
 	vms_sites_init(&run->sites, run->syms, depth);
 	vms_replay_run(&run->replay, run_event, run);
 	vms_sites_finish(&run->sites);

@@ -7,6 +7,7 @@
  */
 #include "state.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -85,6 +86,17 @@ static uint64_t page_len(const struct vms_state *st, uint64_t addr,
 	return len;
 }
 
+/* The bytes a recorded block stands for.  Sampled with a Poisson process
+ * of mean N bytes, a block of s bytes is recorded with probability
+ * 1 - exp(-s/N): dividing by it gives an unbiased estimate. */
+static uint64_t weigh(const struct vms_state *st, uint64_t size)
+{
+	if (!st->sample_bytes || !size)
+		return size;
+	double p = -expm1(-(double)size / (double)st->sample_bytes);
+	return p > 0 ? (uint64_t)((double)size / p + 0.5) : size;
+}
+
 static bool is_realloc(enum vms_api api)
 {
 	return api == VMS_API_REALLOC || api == VMS_API_REALLOCARRAY;
@@ -94,7 +106,7 @@ static void heap_remove(struct vms_state *st, uint64_t addr)
 {
 	struct vms_alloc old;
 	if (vms_heapmap_remove(&st->heap, addr, &old))
-		st->heap_bytes -= old.size;
+		st->heap_bytes -= weigh(st, old.size);
 	else
 		st->unmatched_frees++;
 }
@@ -114,17 +126,17 @@ static void apply_alloc(struct vms_state *st, const struct vms_event *ev,
 		if (ev->old_addr && vms_heapmap_find(&st->heap, ev->old_addr))
 			heap_remove(st, ev->old_addr);
 	}
-	st->total_allocated_bytes += ev->size;
+	st->total_allocated_bytes += weigh(st, ev->size);
 	st->total_allocations++;
 	if (!ev->addr)
 		return;
 	a = (struct vms_alloc){ ev->addr, ev->size, ev->seq, ev->time_ns,
 				ev->gstack, ev->lane, ev->api };
 	if (vms_heapmap_put(&st->heap, &a, &old)) {
-		st->heap_bytes -= old.size;
+		st->heap_bytes -= weigh(st, old.size);
 		st->replaced_allocs++;
 	}
-	st->heap_bytes += ev->size;
+	st->heap_bytes += weigh(st, ev->size);
 }
 
 static void apply_free(struct vms_state *st, const struct vms_event *ev,

@@ -34,6 +34,9 @@ struct vms_lane_pending;
 struct vms_state {
 	uint64_t page_size;
 	uint64_t pid;
+	/* A sampled recording (VMSPY_SAMPLE_BYTES): heap byte counters are
+	 * estimates, each block weighed by 1 / P(sampled); 0: exact. */
+	uint64_t sample_bytes;
 
 	struct vms_heapmap heap;      /* live allocations */
 	struct vms_regions regions;   /* live app mappings */

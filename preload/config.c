@@ -53,6 +53,7 @@ void vms_config_load(void)
 	c->leak_scan = flag("VMSPY_LEAK_SCAN", 1);
 	c->redact_argv = flag("VMSPY_REDACT_ARGV", 0);
 	c->chunk_size = (size_t)num("VMSPY_CHUNK_KB", 256, 64, 65536) * 1024;
+	c->sample_bytes = num("VMSPY_SAMPLE_BYTES", 0, 0, 1u << 30);
 
 	c->out[0] = 0;
 	const char *out = getenv("VMSPY_OUT");

@@ -9,6 +9,7 @@
 
 #include <limits.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "prim.h"
 
@@ -20,7 +21,8 @@ struct vms_config {
 	int quiet;           /* VMSPY_QUIET, default 0 */
 	int leak_scan;       /* VMSPY_LEAK_SCAN, default 1 */
 	int redact_argv;     /* VMSPY_REDACT_ARGV, default 0 */
-	size_t chunk_size;   /* VMSPY_CHUNK_KB * 1024, default 1 MiB */
+	size_t chunk_size;   /* VMSPY_CHUNK_KB * 1024, default 256 KiB */
+	uint64_t sample_bytes; /* VMSPY_SAMPLE_BYTES, 0 = record everything */
 };
 
 extern struct vms_config vms_config VMS_HIDDEN;

@@ -23,6 +23,7 @@
 
 #include "ownmaps.h"
 #include "recorder.h"
+#include "sample.h"
 
 #define RA __builtin_return_address(0)
 
@@ -92,6 +93,101 @@ static inline void *alloc_done(unsigned api, const void *ra, void *p,
 	return p;
 }
 
+/* ---- sampling mode (sample.h) -------------------------------------------
+ * With VMSPY_SAMPLE_BYTES set, an allocation the countdown does not pick
+ * goes straight to the real function: no guard, no record. */
+
+#define SAMPLING() VMS_UNLIKELY(vms_sample_bytes != 0)
+
+/* 1 when this allocation of n bytes is to be sampled. */
+static inline int sample_now(size_t n)
+{
+	return !vms_tls.guard && vms_active && vms_sample_due(n);
+}
+
+/* A sampled block: tagged, recorded.  align 0 means malloc's own (16);
+ * zero asks for zeroed memory.  pre: align is 0 or a power of two. */
+static void *sampled_new(unsigned api, const void *ra, size_t n, size_t align,
+			 int zero)
+{
+	size_t off = align > VMS_SAMPLE_HEADER ? align : VMS_SAMPLE_HEADER;
+	size_t total;
+	if (__builtin_add_overflow(n, off, &total) || off > (1u << 26)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (!vms_guard_enter())
+		return NULL; /* cannot happen: sample_now checked */
+	void *q = align > VMS_SAMPLE_HEADER ? vms_real.memalign(align, total)
+		  : zero		    ? vms_real.calloc(1, total)
+					    : vms_real.malloc(total);
+	return alloc_done(api, ra, q ? vms_sample_tag(q, off) : NULL, n, align);
+}
+
+static VMS_NOINLINE void sampled_free_tagged(unsigned api, void *p,
+					     size_t off)
+{
+	if (vms_guard_enter()) {
+		int e = errno;
+		vms_record_free(api, vms_seq_next(), p);
+		errno = e;
+		vms_guard_leave();
+	}
+	vms_real.free(vms_sample_untag(p, off));
+}
+
+static inline void sampled_free(unsigned api, void *p)
+{
+	size_t off = vms_sample_offset(p);
+	if (VMS_LIKELY(!off))
+		vms_real.free(p);
+	else
+		sampled_free_tagged(api, p, off);
+}
+
+static void *sampled_realloc(unsigned api, const void *ra, void *old,
+			     size_t n)
+{
+	size_t off = old ? vms_sample_offset(old) : 0;
+	if (old && !n) {
+		sampled_free(api, old);
+		return NULL;
+	}
+	if (!off && !sample_now(n))
+		return vms_real.realloc(old, n);
+	/* A new sampled block, the old contents moved into it.  (A sampled
+	 * block stays sampled when it is resized.) */
+	size_t keep = 0;
+	if (old)
+		keep = off ? vms_real.malloc_usable_size((char *)old - off) - off
+			   : vms_real.malloc_usable_size(old);
+	void *p = sampled_new(api, ra, n, 0, 0);
+	if (!p)
+		return NULL;
+	if (old) {
+		memcpy(p, old, keep < n ? keep : n);
+		if (off)
+			sampled_free(api, old);
+		else
+			vms_real.free(old);
+	}
+	return p;
+}
+
+VMS_EXPORT size_t malloc_usable_size(void *p)
+{
+	if (!p)
+		return 0;
+	if (VMS_UNLIKELY(in_pool(p)))
+		return pool_size(p);
+	if (VMS_UNLIKELY(!ready()) || !vms_real.malloc_usable_size)
+		return 0;
+	size_t off = SAMPLING() ? vms_sample_offset(p) : 0;
+	if (off)
+		return vms_real.malloc_usable_size((char *)p - off) - off;
+	return vms_real.malloc_usable_size(p);
+}
+
 /* The guard is set and ld.so is the caller, while this thread captures a
  * stack: a real allocator call of the loader's (see vms_defer_alloc). */
 #define NESTED_LOADER_CALL(ra) \
@@ -99,6 +195,10 @@ static inline void *alloc_done(unsigned api, const void *ra, void *p,
 
 VMS_EXPORT void *malloc(size_t n)
 {
+	if (SAMPLING())
+		return VMS_UNLIKELY(sample_now(n))
+			       ? sampled_new(VMS_API_MALLOC, RA, n, 0, 0)
+			       : vms_real.malloc(n);
 	if (VMS_UNLIKELY(!ready()))
 		return pool_alloc(n, 16);
 	if (!vms_guard_enter()) {
@@ -120,6 +220,13 @@ VMS_EXPORT void *calloc(size_t nmemb, size_t size)
 		}
 		return pool_alloc(total, 16); /* static memory is zero */
 	}
+	if (SAMPLING()) {
+		size_t total;
+		if (__builtin_mul_overflow(nmemb, size, &total) ||
+		    !sample_now(total))
+			return vms_real.calloc(nmemb, size);
+		return sampled_new(VMS_API_CALLOC, RA, total, 0, 1);
+	}
 	if (!vms_guard_enter()) {
 		void *p = vms_real.calloc(nmemb, size);
 		if (NESTED_LOADER_CALL(RA) && p)
@@ -135,6 +242,10 @@ VMS_EXPORT void free(void *p)
 {
 	if (!p || VMS_UNLIKELY(in_pool(p)))
 		return;
+	if (SAMPLING()) { /* only ever set once the real functions are known */
+		sampled_free(VMS_API_FREE, p);
+		return;
+	}
 	if (VMS_UNLIKELY(!ready()))
 		return; /* cannot happen: p came from somewhere real */
 	if (!vms_guard_enter()) {
@@ -167,6 +278,8 @@ static void *realloc_common(unsigned api, const void *ra, void *old,
 		}
 		return p;
 	}
+	if (SAMPLING())
+		return sampled_realloc(api, ra, old, n);
 	if (!vms_guard_enter()) {
 		if (NESTED_LOADER_CALL(ra) && api == VMS_API_REALLOC) {
 			if (old)
@@ -219,7 +332,15 @@ VMS_EXPORT int posix_memalign(void **out, size_t align, size_t n)
 		*out = p;
 		return 0;
 	}
-	if (!vms_guard_enter())
+	if (SAMPLING() && !(align & (align - 1)) && align % sizeof(void *) == 0 &&
+	    sample_now(n)) {
+		void *p = sampled_new(VMS_API_POSIX_MEMALIGN, RA, n, align, 0);
+		if (!p)
+			return ENOMEM;
+		*out = p;
+		return 0;
+	}
+	if (SAMPLING() || !vms_guard_enter())
 		return vms_real.posix_memalign(out, align, n);
 	int rc = vms_real.posix_memalign(out, align, n);
 	alloc_done(VMS_API_POSIX_MEMALIGN, RA, rc ? NULL : *out, n, align);
@@ -231,7 +352,12 @@ VMS_EXPORT int posix_memalign(void **out, size_t align, size_t n)
 	{                                                                   \
 		if (VMS_UNLIKELY(!ready()))                                 \
 			return pool_alloc(size_expr, align_expr);           \
-		if (!vms_guard_enter())                                     \
+		if (SAMPLING() && align_expr && !((align_expr) &            \
+						  ((align_expr) - 1)) &&   \
+		    sample_now(size_expr))                                  \
+			return sampled_new(api, RA, size_expr, align_expr,  \
+					   0);                              \
+		if (SAMPLING() || !vms_guard_enter())                       \
 			return vms_real.name args;                          \
 		return alloc_done(api, RA, vms_real.name args, size_expr,   \
 				  align_expr);                              \
@@ -243,7 +369,13 @@ ALIGNED_HOOK(memalign, VMS_API_MEMALIGN, (size_t align, size_t n),
 	     (align, n), n, align)
 ALIGNED_HOOK(valloc, VMS_API_VALLOC, (size_t n), (n), n,
 	     (size_t)sysconf(_SC_PAGESIZE))
-ALIGNED_HOOK(pvalloc, VMS_API_PVALLOC, (size_t n), (n), n,
+/* pvalloc rounds the size up to whole pages (an absurd size is left as it
+ * is: the allocation then fails, as it would). */
+#define PAGE_ROUND(n)                                                       \
+	((n) > SIZE_MAX / 2 ? (n)                                            \
+			    : (((n) ? (n) : 1) + (size_t)sysconf(_SC_PAGESIZE) - \
+			       1) & ~((size_t)sysconf(_SC_PAGESIZE) - 1))
+ALIGNED_HOOK(pvalloc, VMS_API_PVALLOC, (size_t n), (n), PAGE_ROUND(n),
 	     (size_t)sysconf(_SC_PAGESIZE))
 
 /* ---- mappings ----------------------------------------------------------

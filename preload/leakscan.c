@@ -616,7 +616,21 @@ struct cursor {
 	uint64_t seq, addr; /* the lane's delta state (format.h) */
 	uint64_t ev_seq, ev_addr, ev_size;
 	int ev_free;
+	size_t trimmed; /* pages before this offset were given back */
 };
+
+/* Gives back the pages already read, in 1 MiB steps: the log is read once,
+ * and mapping it whole would add the whole recording to the program's Rss
+ * at exit.  (A read-only file mapping re-reads a dropped page if needed.) */
+static void cursor_trim(struct cursor *c)
+{
+	size_t off = (size_t)(c->p - c->map) & ~(size_t)((1u << 20) - 1);
+	if (off > c->trimmed) {
+		vms_sys_madvise(c->map + c->trimmed, off - c->trimmed,
+				MADV_DONTNEED);
+		c->trimmed = off;
+	}
+}
 
 struct live {
 	struct {
@@ -724,6 +738,7 @@ static void live_del(struct live *t, uint64_t addr)
  * record, or the first record after limit: seqs only grow within a lane). */
 static int cursor_next(struct scan *s, struct cursor *c, uint64_t limit)
 {
+	cursor_trim(c);
 	while ((size_t)(c->end - c->p) >= 4) {
 		uint32_t word = vms_atomic_load_acquire(
 			(const uint32_t *)(const void *)c->p);
@@ -807,6 +822,7 @@ static int cursor_open(struct cursor *c, const struct vms_lane *l)
 	}
 	c->p = c->map + VMS_LOG_HEADER_SIZE;
 	c->end = c->map + size;
+	c->trimmed = 0;
 	return 0;
 }
 

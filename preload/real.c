@@ -45,6 +45,8 @@ int vms_real_resolve(void)
 	RESOLVE(fork, "fork");
 	RESOLVE(fork_nohandlers, "_Fork");
 	RESOLVE(free, "free");
+	RESOLVE(malloc_usable_size, "malloc_usable_size");
+	RESOLVE(libc_malloc, "__libc_malloc");
 	vms_barrier();
 	vms_real_ready = vms_real.malloc && vms_real.free && vms_real.calloc &&
 		   vms_real.realloc;

@@ -20,6 +20,8 @@ struct vms_real {
 	void *(*realloc)(void *, size_t);
 	void *(*reallocarray)(void *, size_t, size_t);
 	void (*free)(void *);
+	size_t (*malloc_usable_size)(void *);
+	void *(*libc_malloc)(size_t); /* glibc's own, to tell if malloc is */
 	int (*posix_memalign)(void **, size_t, size_t);
 	void *(*aligned_alloc)(size_t, size_t);
 	void *(*memalign)(size_t, size_t);

@@ -30,6 +30,7 @@
 #include "config.h"
 #include "leakscan.h"
 #include "ownmaps.h"
+#include "sample.h"
 #include "real.h"
 #include "snapshot.h"
 #include "stack.h"
@@ -897,6 +898,7 @@ static int write_meta(int argc, char **argv)
 	KV("depth", vms_config.depth);
 	KV("interval_ms", vms_config.interval_ms);
 	KV("chunk_size", vms_config.chunk_size);
+	KV("sample_bytes", vms_config.sample_bytes);
 	KV("argv_redacted", (uint64_t)vms_config.redact_argv);
 	KV("argc", (uint64_t)(argc > 0 ? argc : 0));
 	for (int i = 0; i < argc && argv && argv[i]; i++) {
@@ -1060,6 +1062,20 @@ void vms_recorder_init(int argc, char **argv)
 	dl_iterate_phdr(find_ranges, (void *)(uintptr_t)&find_ranges);
 	vms_config_load();
 	vms_stack_init();
+	if (vms_config.sample_bytes) {
+		/* The tag test in free() reads the 16 bytes below a block:
+		 * safe over glibc's malloc only (sample.h). */
+		if (vms_real.malloc && vms_real.malloc == vms_real.libc_malloc) {
+			vms_sample_init(vms_config.sample_bytes);
+			/* Unsampled blocks are invisible: reachability would
+			 * be wrong. */
+			vms_config.leak_scan = 0;
+		} else {
+			vms_note("VMSPY_SAMPLE_BYTES needs glibc's malloc; this program has another allocator, recording every allocation",
+				 (char *)NULL);
+			vms_config.sample_bytes = 0;
+		}
+	}
 	if (getauxval(AT_SECURE)) {
 		vms_note("secure-execution mode (setuid or capabilities): not recording",
 			 (char *)NULL);

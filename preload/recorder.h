@@ -29,9 +29,22 @@ struct vms_tls {
 			     * __THROW functions such as dlsym */
 	volatile int capturing; /* inside unw_backtrace (see vms_defer_*) */
 	pid_t tid;
+	int sample_started;     /* sample.c: the countdown was drawn */
+	int64_t sample_left;    /* sample.c: bytes to the next sample */
+	uint64_t sample_rng;
 };
 extern __thread struct vms_tls vms_tls
 	__attribute__((tls_model("initial-exec"))) VMS_HIDDEN;
+
+/* Sampling mode (sample.h): counts n bytes against this thread's
+ * countdown; 1 when this allocation is to be sampled. */
+VMS_HIDDEN int vms_sample_draw(size_t n);
+static inline int vms_sample_due(size_t n)
+{
+	int64_t left = vms_tls.sample_left - (int64_t)n;
+	vms_tls.sample_left = left;
+	return VMS_UNLIKELY(left <= 0) ? vms_sample_draw(n) : 0;
+}
 
 /* Recording on (1) or off (0); checked by every hook. */
 extern volatile int vms_active VMS_HIDDEN;
