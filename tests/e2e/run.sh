@@ -588,6 +588,30 @@ sys.exit(0 if c["malloc"] + c["realloc"] == 80000 else 1)
 EOF
 }
 
+# Sampling mode: the program behaves exactly as natively (errno, alignment,
+# realloc contents), and the byte estimates are unbiased: total allocated
+# within 10% of the truth on a churn of 80000 allocations.
+t_sampling() {
+	PAIR_ENV=VMSPY_SAMPLE_BYTES=4096 pair sampled-errno "$EX/trap_errno"
+	PAIR_ENV=VMSPY_SAMPLE_BYTES=4096 pair sampled-leaks "$EX/leaks"
+	pair churn-full "$EX/churn" 2 40000
+	local full=$REC
+	PAIR_ENV=VMSPY_SAMPLE_BYTES=4096 pair churn-sampled "$EX/churn" 2 40000
+	"$VMSPY" summary "$full" --json >"$full.json" 2>/dev/null
+	"$VMSPY" summary "$REC" --json >"$REC.json" 2>/dev/null
+	python3 - "$full.json" "$REC.json" <<'EOF' || err "sampling: estimate off"
+import json, sys
+full, smp = (json.load(open(p)) for p in sys.argv[1:])
+assert smp["sampled"] and smp["sample_bytes"] == 4096, smp.get("sample_bytes")
+truth, est = full["total_allocated_bytes"], smp["total_allocated_bytes"]
+recorded = smp["calls"]["malloc"] + smp["calls"]["realloc"]
+allcalls = full["calls"]["malloc"] + full["calls"]["realloc"]
+print(f"    truth {truth} estimate {est} ({est / truth - 1:+.1%}); "
+      f"{recorded} of {allcalls} allocations recorded")
+sys.exit(0 if abs(est / truth - 1) < 0.10 and recorded < allcalls / 4 else 1)
+EOF
+}
+
 t_demo_example() {
 	pair demo "$EX/demo"
 	record_checks "$REC" || return
