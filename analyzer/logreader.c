@@ -205,6 +205,22 @@ static int read_stack(struct vms_logreader *r, const uint8_t *p,
 	return 0;
 }
 
+/* memset(ev, 0, sizeof(*ev)), but with plain vector stores: GCC turns a
+ * 400-byte memset into "rep stos", whose start-up cost was a fifth of the
+ * analyzer's time per event. */
+static inline void clear_event(struct vms_event *ev)
+{
+	typedef uint64_t v4 __attribute__((vector_size(32), aligned(8)));
+	v4 *w = (v4 *)(void *)ev;
+	size_t i;
+	for (i = 0; i < sizeof(*ev) / sizeof(v4); i++) {
+		w[i] = (v4){ 0, 0, 0, 0 };
+		/* keeps GCC from turning the loop back into a memset */
+		__asm__("" ::: "memory");
+	}
+	memset((char *)ev + i * sizeof(v4), 0, sizeof(*ev) - i * sizeof(v4));
+}
+
 static int decode(struct vms_logreader *r, unsigned type, const uint8_t *p,
 		  const uint8_t *end, size_t at, struct vms_event *ev)
 {
@@ -213,7 +229,7 @@ static int decode(struct vms_logreader *r, unsigned type, const uint8_t *p,
 	const uint8_t *start = p;
 	uint64_t v;
 
-	memset(ev, 0, sizeof(*ev));
+	clear_event(ev);
 	ev->type = type;
 	ev->api = implied_api[type] ? implied_api[type] : VMS_API__COUNT;
 	ev->lane = r->log->lane;

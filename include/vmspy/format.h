@@ -261,6 +261,32 @@ static inline int vms_varint_get(const uint8_t **p, const uint8_t *end,
 	uint64_t v = 0;
 	unsigned shift = 0;
 	const uint8_t *q = *p;
+	/* Fast paths: most values fit one byte; with ten bytes left no
+	 * bounds check is needed inside the loop. */
+	if (__builtin_expect(q < end && q[0] < 0x80, 1)) {
+		*out = q[0];
+		*p = q + 1;
+		return 0;
+	}
+	if (end - q >= 2 && q[1] < 0x80) {
+		*out = (uint64_t)(q[0] & 0x7f) | (uint64_t)q[1] << 7;
+		*p = q + 2;
+		return 0;
+	}
+	if (end - q >= VMS_VARINT_MAX) {
+		for (unsigned i = 0; i < VMS_VARINT_MAX; i++) {
+			uint8_t b = q[i];
+			v |= (uint64_t)(b & 0x7f) << (7 * i);
+			if (!(b & 0x80)) {
+				if (i == VMS_VARINT_MAX - 1 && b > 1)
+					return -1;
+				*out = v;
+				*p = q + i + 1;
+				return 0;
+			}
+		}
+		return -1;
+	}
 	while (q < end) {
 		uint8_t b = *q++;
 		if (shift == 63 && b > 1)
