@@ -15,19 +15,19 @@
 
 /* X(name, arguments, one-line description) */
 #define VMS_COMMANDS(X)                                                     \
-	X(maps, "REC [--label L] [--by site] [--json]",                    \
-	  "every region of the address space at a snapshot, with its origin") \
+	X(run, "[-o REC] -- cmd [args]",                                    \
+	  "run cmd under the recorder, then print a headline")              \
 	X(summary, "REC [--json]",                                          \
 	  "totals, peaks and when, calls per API, top allocation sites")    \
 	X(leaks, "REC [--json] [options]",                                  \
 	  "unfreed blocks at exit by site: lost / reachable, CI exit code") \
-	X(run, "[-o REC] -- cmd [args]",                                    \
-	  "run cmd under the recorder, then print a headline")              \
-	X(diff, "OLD NEW [--json] [--fail-over T]",                         \
+	X(maps, "REC [--label L] [--by site]",                              \
+	  "every region of the address space at a snapshot, with its origin") \
+	X(diff, "OLD NEW [--fail-over T]",                                  \
 	  "compare two builds: heap / mmap / shm by call site")             \
 	X(timeline, "REC [--svg FILE] [--csv]",                             \
 	  "memory over time: heap, mmap, shm, Rss; peaks, snapshot labels") \
-	X(flame, "REC [--metric M] [--svg FILE]",                           \
+	X(flame, "REC [--metric M] [--svg F]",                              \
 	  "folded stacks / flame graph by peak, leaked, allocated or calls")
 
 #define VMS_DECLARE_COMMAND(name, args, help) \

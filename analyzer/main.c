@@ -4,6 +4,7 @@
  * report lives in its own cmd_<name>.c; nothing here reads a recording.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "commands.h"
@@ -40,8 +41,8 @@ static void usage(FILE *f)
 		"\n"
 		"commands:\n");
 	for (size_t i = 0; i < VMS_ARRAY_SIZE(commands); i++)
-		fprintf(f, "  %-9s %-22s %s\n", commands[i].name,
-			commands[i].args, commands[i].help);
+		fprintf(f, "  %-9s %s\n  %-9s   %s\n", commands[i].name,
+			commands[i].args, "", commands[i].help);
 	fprintf(f,
 		"\n"
 		"recording (environment of the recorded program):\n"
@@ -51,8 +52,16 @@ static void usage(FILE *f)
 		"  VMSPY_INTERVAL_MS  smaps snapshot interval in ms (default 1000)\n"
 		"  VMSPY_FOLLOW       record forked / exec'd children (default 1)\n"
 		"  VMSPY_QUIET        no note on stderr when recording starts\n"
-		"  VMSPY_LEAK_SCAN    scan for reachable blocks at exit\n"
+		"  VMSPY_LEAK_SCAN    scan for reachable blocks at exit (default 1)\n"
 		"  VMSPY_REDACT_ARGV  do not store the program's arguments\n"
+		"  VMSPY_SAMPLE_BYTES record one allocation per N bytes on average\n"
+		"                     (default 0: every allocation)\n"
+		"  VMSPY_CHUNK_KB     log chunk size per thread (default 256)\n"
+		"  Bad values: one line on stderr, the default is used.\n"
+		"\n"
+		"analysis:\n"
+		"  DEBUGINFOD_URLS    unset by vmspy unless VMSPY_DEBUGINFOD=1, so\n"
+		"                     symbols never wait on the network\n"
 		"\n"
 		"exit codes:\n"
 		"  0  ok\n"
@@ -64,6 +73,11 @@ int main(int argc, char **argv)
 {
 	const struct command *c;
 	const char *name;
+
+	/* elfutils would fetch missing debug info over the network: a report
+	 * must not hang on that unless asked to. */
+	if (!getenv("VMSPY_DEBUGINFOD") || strcmp(getenv("VMSPY_DEBUGINFOD"), "1"))
+		unsetenv("DEBUGINFOD_URLS");
 
 	if (argc < 2) {
 		usage(stderr);
