@@ -105,14 +105,15 @@ static inline int sample_now(size_t n)
 	return !vms_tls.guard && vms_active && vms_sample_due(n);
 }
 
-/* A sampled block: tagged, recorded.  align 0 means malloc's own (16);
- * zero asks for zeroed memory.  pre: align is 0 or a power of two. */
-static void *sampled_new(unsigned api, const void *ra, size_t n, size_t align,
-			 int zero)
+/* A sampled block: tagged, recorded as n bytes, room bytes usable (more
+ * than n for pvalloc).  align 0 means malloc's own (16); zero asks for
+ * zeroed memory.  pre: align is 0 or a power of two. */
+static void *sampled_new(unsigned api, const void *ra, size_t n, size_t room,
+			 size_t align, int zero)
 {
 	size_t off = align > VMS_SAMPLE_HEADER ? align : VMS_SAMPLE_HEADER;
 	size_t total;
-	if (__builtin_add_overflow(n, off, &total) || off > (1u << 26)) {
+	if (__builtin_add_overflow(room, off, &total) || off > (1u << 26)) {
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -161,7 +162,7 @@ static void *sampled_realloc(unsigned api, const void *ra, void *old,
 	if (old)
 		keep = off ? vms_real.malloc_usable_size((char *)old - off) - off
 			   : vms_real.malloc_usable_size(old);
-	void *p = sampled_new(api, ra, n, 0, 0);
+	void *p = sampled_new(api, ra, n, n, 0, 0);
 	if (!p)
 		return NULL;
 	if (old) {
@@ -197,7 +198,7 @@ VMS_EXPORT void *malloc(size_t n)
 {
 	if (SAMPLING())
 		return VMS_UNLIKELY(sample_now(n))
-			       ? sampled_new(VMS_API_MALLOC, RA, n, 0, 0)
+			       ? sampled_new(VMS_API_MALLOC, RA, n, n, 0, 0)
 			       : vms_real.malloc(n);
 	if (VMS_UNLIKELY(!ready()))
 		return pool_alloc(n, 16);
@@ -225,7 +226,7 @@ VMS_EXPORT void *calloc(size_t nmemb, size_t size)
 		if (__builtin_mul_overflow(nmemb, size, &total) ||
 		    !sample_now(total))
 			return vms_real.calloc(nmemb, size);
-		return sampled_new(VMS_API_CALLOC, RA, total, 0, 1);
+		return sampled_new(VMS_API_CALLOC, RA, total, total, 0, 1);
 	}
 	if (!vms_guard_enter()) {
 		void *p = vms_real.calloc(nmemb, size);
@@ -334,7 +335,7 @@ VMS_EXPORT int posix_memalign(void **out, size_t align, size_t n)
 	}
 	if (SAMPLING() && !(align & (align - 1)) && align % sizeof(void *) == 0 &&
 	    sample_now(n)) {
-		void *p = sampled_new(VMS_API_POSIX_MEMALIGN, RA, n, align, 0);
+		void *p = sampled_new(VMS_API_POSIX_MEMALIGN, RA, n, n, align, 0);
 		if (!p)
 			return ENOMEM;
 		*out = p;
@@ -347,16 +348,19 @@ VMS_EXPORT int posix_memalign(void **out, size_t align, size_t n)
 	return rc;
 }
 
-#define ALIGNED_HOOK(name, api, params, args, size_expr, align_expr)        \
+/* size_expr: the size recorded (what the program asked for); room_expr:
+ * what the block must hold (pvalloc rounds up to pages). */
+#define ALIGNED_HOOK(name, api, params, args, size_expr, room_expr,         \
+		     align_expr)                                            \
 	VMS_EXPORT void *name params                                        \
 	{                                                                   \
 		if (VMS_UNLIKELY(!ready()))                                 \
-			return pool_alloc(size_expr, align_expr);           \
+			return pool_alloc(room_expr, align_expr);           \
 		if (SAMPLING() && align_expr && !((align_expr) &            \
 						  ((align_expr) - 1)) &&   \
 		    sample_now(size_expr))                                  \
-			return sampled_new(api, RA, size_expr, align_expr,  \
-					   0);                              \
+			return sampled_new(api, RA, size_expr, room_expr,   \
+					   align_expr, 0);                  \
 		if (SAMPLING() || !vms_guard_enter())                       \
 			return vms_real.name args;                          \
 		return alloc_done(api, RA, vms_real.name args, size_expr,   \
@@ -364,10 +368,10 @@ VMS_EXPORT int posix_memalign(void **out, size_t align, size_t n)
 	}
 
 ALIGNED_HOOK(aligned_alloc, VMS_API_ALIGNED_ALLOC, (size_t align, size_t n),
-	     (align, n), n, align)
+	     (align, n), n, n, align)
 ALIGNED_HOOK(memalign, VMS_API_MEMALIGN, (size_t align, size_t n),
-	     (align, n), n, align)
-ALIGNED_HOOK(valloc, VMS_API_VALLOC, (size_t n), (n), n,
+	     (align, n), n, n, align)
+ALIGNED_HOOK(valloc, VMS_API_VALLOC, (size_t n), (n), n, n,
 	     (size_t)sysconf(_SC_PAGESIZE))
 /* pvalloc rounds the size up to whole pages (an absurd size is left as it
  * is: the allocation then fails, as it would). */
@@ -375,7 +379,7 @@ ALIGNED_HOOK(valloc, VMS_API_VALLOC, (size_t n), (n), n,
 	((n) > SIZE_MAX / 2 ? (n)                                            \
 			    : (((n) ? (n) : 1) + (size_t)sysconf(_SC_PAGESIZE) - \
 			       1) & ~((size_t)sysconf(_SC_PAGESIZE) - 1))
-ALIGNED_HOOK(pvalloc, VMS_API_PVALLOC, (size_t n), (n), PAGE_ROUND(n),
+ALIGNED_HOOK(pvalloc, VMS_API_PVALLOC, (size_t n), (n), n, PAGE_ROUND(n),
 	     (size_t)sysconf(_SC_PAGESIZE))
 
 /* ---- mappings ----------------------------------------------------------
