@@ -1102,6 +1102,25 @@ static long block_below(const struct scan *s, uint64_t a)
 	return (long)lo - 1;
 }
 
+/* [lo, hi) minus the live blocks in it. */
+static void root_add_gaps(struct scan *s, uint64_t lo, uint64_t hi)
+{
+	uint64_t a = lo;
+	long first = block_below(s, lo);
+	for (size_t i = first < 0 ? 0 : (size_t)first; i < s->n; i++) {
+		const struct vms_leak_block *k = &s->blocks[i];
+		if (k->addr >= hi)
+			break;
+		if (k->addr + k->size <= a)
+			continue;
+		if (k->addr > a)
+			root_add(s, a, k->addr, 0);
+		a = k->addr + k->size;
+	}
+	if (a < hi)
+		root_add(s, a, hi, 0);
+}
+
 /* The main thread's static TLS: the mapping that holds its thread
  * pointer, less any live block in it (the kernel merges a malloc'd mmap
  * chunk with ld.so's TLS block: measured), or, if the pointer is in the
@@ -1127,39 +1146,7 @@ static void tls_roots(struct scan *s, uint64_t tp)
 		root_add(s, lo, hi, 0);
 		return;
 	}
-	uint64_t a = lo;
-	long first = block_below(s, lo);
-	for (size_t i = first < 0 ? 0 : (size_t)first; i < s->n; i++) {
-		const struct vms_leak_block *k = &s->blocks[i];
-		if (k->addr >= hi)
-			break;
-		if (k->addr + k->size <= a)
-			continue;
-		if (k->addr > a)
-			root_add(s, a, k->addr, 0);
-		a = k->addr + k->size;
-	}
-	if (a < hi)
-		root_add(s, a, hi, 0);
-}
-
-/* [lo, hi) minus the live blocks in it. */
-static void root_add_gaps(struct scan *s, uint64_t lo, uint64_t hi)
-{
-	uint64_t a = lo;
-	long first = block_below(s, lo);
-	for (size_t i = first < 0 ? 0 : (size_t)first; i < s->n; i++) {
-		const struct vms_leak_block *k = &s->blocks[i];
-		if (k->addr >= hi)
-			break;
-		if (k->addr + k->size <= a)
-			continue;
-		if (k->addr > a)
-			root_add(s, a, k->addr, 0);
-		a = k->addr + k->size;
-	}
-	if (a < hi)
-		root_add(s, a, hi, 0);
+	root_add_gaps(s, lo, hi);
 }
 
 #define ARENA_ALIGN (64ull << 20)
@@ -1259,23 +1246,9 @@ static void gather_roots(struct scan *s, uintptr_t sp)
  * the program's memory) can run: then nothing can be unmapped under us. */
 static int alone(const struct scan *s)
 {
-	char buf[4096];
-	int fd = vms_sys_open("/proc/self/status", O_RDONLY | O_CLOEXEC, 0);
-	if (fd < 0)
-		return 0;
-	ssize_t n = vms_sys_read(fd, buf, sizeof(buf) - 1);
-	vms_sys_close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
-	const char *t = strstr(buf, "\nThreads:");
-	if (!t)
-		return 0;
 	uint64_t threads = 0;
-	for (t += 9; *t == ' ' || *t == '\t'; t++)
-		;
-	for (; *t >= '0' && *t <= '9'; t++)
-		threads = threads * 10 + (uint64_t)(*t - '0');
+	if (vms_read_number("/proc/self/status", "Threads:", &threads))
+		return 0;
 	if (threads == 1)
 		return 1;
 	if (threads != 2 || !vms_config.interval_ms)

@@ -255,3 +255,36 @@ int vms_parse_u64(const char *s, uint64_t *out)
 	*out = v;
 	return 0;
 }
+
+int vms_read_number(const char *path, const char *key, uint64_t *out)
+{
+	char buf[4096];
+	int fd = vms_sys_open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	ssize_t n = vms_sys_read(fd, buf, sizeof(buf) - 1);
+	vms_sys_close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	size_t klen = strlen(key);
+	for (const char *line = buf; line && *line;) {
+		if (!strncmp(line, key, klen) &&
+		    (line[klen] == ' ' || line[klen] == '\t')) {
+			const char *t = line + klen;
+			uint64_t v = 0;
+			while (*t == ' ' || *t == '\t')
+				t++;
+			if (*t < '0' || *t > '9')
+				return -1;
+			for (; *t >= '0' && *t <= '9'; t++)
+				v = v * 10 + (uint64_t)(*t - '0');
+			*out = v;
+			return 0;
+		}
+		line = strchr(line, '\n');
+		if (line)
+			line++;
+	}
+	return -1;
+}

@@ -92,6 +92,12 @@ VMS_HIDDEN void vms_buf_hex(struct vms_buf *b, uint64_t v);
 /* Appends s with '\\', '\n' and '\t' escaped (the meta/snapshot escaping). */
 VMS_HIDDEN void vms_buf_escaped(struct vms_buf *b, const char *s);
 
+/* Reads the number after "key" (then blanks) on a line of a small text
+ * file (the first 4 KiB: /proc/self/status, a recording's meta).  Never
+ * follows a symlink at the last component.  Returns 0 and *out, or -1. */
+VMS_HIDDEN int vms_read_number(const char *path, const char *key,
+			       uint64_t *out);
+
 /* Parses a decimal unsigned integer that must fill the whole string.
  * Returns 0 and *out, or -1. */
 VMS_HIDDEN int vms_parse_u64(const char *s, uint64_t *out);

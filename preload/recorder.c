@@ -771,26 +771,13 @@ static void flush_deferred(struct vms_lane *l)
 /* The pid in the meta file of recording dir, or 0. */
 static pid_t recording_pid(const char *dir)
 {
-	char path[PATH_MAX + 8], buf[4096];
+	char path[PATH_MAX + 8];
 	struct vms_buf b = { path, 0, sizeof(path) - 1, 0 };
+	uint64_t v = 0;
 	vms_buf_str(&b, dir);
 	vms_buf_str(&b, "/meta");
 	path[b.len] = 0;
-	int fd = vms_sys_open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0);
-	if (fd < 0)
-		return 0;
-	ssize_t n = vms_sys_read(fd, buf, sizeof(buf) - 1);
-	vms_sys_close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
-	const char *s = strstr(buf, "\npid ");
-	if (!s)
-		return 0;
-	uint64_t v = 0;
-	for (s += 5; *s >= '0' && *s <= '9'; s++)
-		v = v * 10 + (uint64_t)(*s - '0');
-	return (pid_t)v;
+	return vms_read_number(path, "pid", &v) ? 0 : (pid_t)v;
 }
 
 static void set_path(char *dst, const char *src)
