@@ -212,7 +212,8 @@ int vms_leakfile_read(struct vms_leakfile *lf, struct vms_recording *rec)
 	int fd, ret;
 
 	memset(lf, 0, sizeof(*lf));
-	fd = openat(rec->dirfd, "leaks", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	fd = openat(rec->dirfd, "leaks",
+		    O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0 && errno == ENOENT)
 		return 0;
 	vms_strbuf_addstr(&what, "recording '");

@@ -31,7 +31,10 @@ static int read_file_at(const struct vms_recording *rec, const char *name,
 	char *buf;
 	int fd;
 
-	fd = openat(rec->dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	/* O_NONBLOCK: a FIFO planted in a recording must not hang the open
+	 * (the S_ISREG check below then rejects it). */
+	fd = openat(rec->dirfd, name,
+		    O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0 && errno == ENOENT && !strcmp(name, "meta"))
 		return vms_error("recording '%s': no 'meta' file (not a vmspy "
 				 "recording?)", rec->path);
@@ -333,7 +336,8 @@ static void map_log(struct vms_recording *rec, struct vms_logfile *log)
 	void *p;
 	int fd;
 
-	fd = openat(rec->dirfd, log->name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	fd = openat(rec->dirfd, log->name,
+		    O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0) {
 		log_error(log, "cannot be opened: %s", strerror(errno));
 		return;

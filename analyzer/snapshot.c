@@ -263,7 +263,12 @@ static int parse_header(struct parser *ps)
 			    word_num(&line, 16, &o.end) || o.end < o.start)
 				return fail(ps, ps->line_at,
 					    "bad recorder_map line");
-			what = take_word(&line);
+			/* the rest of the line: "libunwind cache" */
+			what = line;
+			while (what.n && (*what.p == ' ' || *what.p == '\t')) {
+				what.p++;
+				what.n--;
+			}
 			o.what = xstrndup(what.p, what.n);
 			VMS_GROW(sn->own, sn->alloc_own, sn->nr_own + 1);
 			sn->own[sn->nr_own++] = o;

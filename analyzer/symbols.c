@@ -533,7 +533,8 @@ static size_t parse_build_id(const char *hex, unsigned char *out)
  * is not ELF. */
 static int file_build_id(const char *file, unsigned char *id, size_t *len)
 {
-	int fd = open(file, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a hostile recording may name a FIFO. */
+	int fd = open(file, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return -1;
 	int ret = -1;

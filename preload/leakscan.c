@@ -23,6 +23,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <link.h>
 #include <setjmp.h>
 #include <string.h>
@@ -800,7 +801,9 @@ out:
 
 static int cursor_open(struct cursor *c, const struct vms_lane *l)
 {
-	int fd = vms_sys_open(l->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0);
+	char path[PATH_MAX];
+	vms_lane_path(l, path, sizeof(path));
+	int fd = vms_sys_open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
 	/* The file only grows (chunks are reserved with posix_fallocate

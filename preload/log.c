@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -51,22 +52,20 @@ static void switch_chunk(struct vms_lane *l, uint8_t *p, uint64_t off)
 int vms_lane_create(struct vms_lane *l, const char *dir, uint32_t index,
 		    size_t chunk_size, pid_t pid)
 {
-	struct vms_buf b = { l->path, 0, sizeof(l->path) - 1, 0 };
-	vms_buf_str(&b, dir);
-	vms_buf_str(&b, "/log.");
-	vms_buf_u64(&b, index);
-	l->path[b.len] = 0;
-	if (b.overflow) {
+	char path[PATH_MAX];
+	l->dir = dir;
+	l->index = index;
+	vms_lane_path(l, path, sizeof(path));
+	if (!path[0]) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	l->index = index;
 	l->chunk_size = chunk_size;
 	l->chunk = NULL;
 	l->disabled = 0;
 	l->prev_seq = l->prev_addr = l->last_time = 0;
 	l->records = 0;
-	int fd = vms_sys_open(l->path,
+	int fd = vms_sys_open(path,
 			      O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
 				      O_CLOEXEC,
 			      0600);
@@ -77,7 +76,7 @@ int vms_lane_create(struct vms_lane *l, const char *dir, uint32_t index,
 	vms_sys_close(fd);
 	if (!p) {
 		/* An empty lane file would only confuse the reader. */
-		unlink(l->path);
+		unlink(path);
 		errno = saved;
 		return -1;
 	}
@@ -90,6 +89,15 @@ int vms_lane_create(struct vms_lane *l, const char *dir, uint32_t index,
 	h->pid = (uint64_t)pid;
 	l->pos = VMS_LOG_HEADER_SIZE;
 	return 0;
+}
+
+void vms_lane_path(const struct vms_lane *l, char *buf, size_t cap)
+{
+	struct vms_buf b = { buf, 0, cap - 1, 0 };
+	vms_buf_str(&b, l->dir ? l->dir : "");
+	vms_buf_str(&b, "/log.");
+	vms_buf_u64(&b, l->index);
+	buf[b.overflow ? 0 : b.len] = 0;
 }
 
 void vms_lane_forget(struct vms_lane *l)
@@ -105,7 +113,9 @@ uint8_t *vms_lane_grow(struct vms_lane *l, size_t max)
 	if (l->disabled || !l->chunk || max > VMS_LOG_MAX_RECORD)
 		return NULL;
 	uint64_t off = l->chunk_off + l->chunk_size;
-	int fd = vms_sys_open(l->path, O_RDWR | O_NOFOLLOW | O_CLOEXEC, 0);
+	char path[PATH_MAX];
+	vms_lane_path(l, path, sizeof(path));
+	int fd = vms_sys_open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC, 0);
 	uint8_t *p = fd < 0 ? NULL : map_chunk(l, fd, off);
 	int err = errno;
 	if (fd >= 0)
@@ -114,7 +124,7 @@ uint8_t *vms_lane_grow(struct vms_lane *l, size_t max)
 		static int noted;
 		vms_lane_disable(l, l->prev_seq, err);
 		if (!vms_atomic_add_relaxed(&noted, 1))
-			vms_note("cannot extend '", l->path, "': ",
+			vms_note("cannot extend '", path, "': ",
 				 strerror(err),
 				 "; recording stops for this thread (and any other that fills its log)",
 				 (char *)NULL);

@@ -64,8 +64,11 @@ struct vms_lane {
 	struct vms_intern intern;
 	struct vms_deferred deferred[VMS_MAX_DEFERRED];
 	uint32_t ndeferred;
-	char path[4096];
+	const char *dir;    /* the recording directory (log.<index> in it) */
 };
+
+/* The lane's file name into buf ("" if it does not fit). */
+VMS_HIDDEN void vms_lane_path(const struct vms_lane *l, char *buf, size_t cap);
 
 /* Creates the lane's file (O_EXCL, 0600, never through a symlink), writes
  * the file header and maps the first chunk.  Returns 0, or -1 with errno. */

@@ -202,7 +202,7 @@ static struct vms_lane *lane_acquire(pid_t tid)
 		 * full.  One line, however many threads follow. */
 		lanes_closed = 1;
 		if (!vms_atomic_add_relaxed(&lane_failure_noted, 1))
-			vms_note("cannot create '", l->path, "': ",
+			vms_note("cannot create a log in '", vms_self.dir, "': ",
 				 strerror(err),
 				 "; recording stops for new threads",
 				 (char *)NULL);
