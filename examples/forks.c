@@ -13,9 +13,9 @@
  *   P                 the first image: fork 1, vfork 1; no clean exit
  *                     (it exec'd)
  *   P.<fork child>    parent P, ppid = P's pid, 5 x 12345 live at exit
- *   P.<vfork child>   parent P (the child between vfork and exec) and,
- *   P.<vfork child>.1 its exec'd image: predecessor P.<vfork child>,
- *                     argv[1] "--exec-child", 2 x 4242 live at exit
+ *   P.<vfork child>   its exec'd image (the child between vfork and
+ *                     exec records nothing, so it leaves no recording):
+ *                     parent P, argv[1] "--exec-child", 2 x 4242 live
  *   P.<spawn child>   parent P, exe /usr/bin/true
  *   P.<P's pid>       the image after exec: predecessor P, argv[1]
  *                     "--after-exec", 1 x 5151 live at exit

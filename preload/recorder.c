@@ -47,6 +47,10 @@ static struct vms_lane no_lane = { .disabled = 1 };
 static int lane_failure_noted;
 static volatile int lanes_closed; /* set when a lane could not be created */
 
+/* A fork child whose recording is not started yet (see start_forked). */
+static volatile int fork_pending;
+static char fork_parent[PATH_MAX];
+
 static uint64_t seq_counter;
 static struct vms_lane lanes[MAX_LANES];
 static uint32_t nlanes;
@@ -56,8 +60,8 @@ static pthread_key_t exit_key;
 static int exit_key_ok;
 /* A page marked MADV_WIPEONFORK: it reads as zero in a child of fork or
  * _Fork, so a hook can tell cheaply that it now runs in a new process. */
-static volatile int *alive;
 static int alive_fallback = 1;
+static volatile int *alive = &alive_fallback;
 
 struct vms_self vms_self;
 
@@ -66,8 +70,16 @@ static void count_dropped(void)
 	vms_atomic_add_relaxed(&dropped, 1);
 }
 
+static inline void check_new_process(void);
+static int start_forked(void);
+
 uint64_t vms_seq_next(void)
 {
+	/* A number taken in a new process, before its recording exists,
+	 * would come before that recording's first records. */
+	check_new_process();
+	if (VMS_UNLIKELY(fork_pending))
+		(void)start_forked();
 	/* Relaxed is enough: all increments of one atomic are totally
 	 * ordered, and that order agrees with happens-before (a free that
 	 * returned before a malloc that got the same address). */
@@ -143,7 +155,7 @@ static void stamp_time(struct vms_lane *l)
 static struct vms_lane *thread_attach(uint32_t creator_lane,
 				      uint32_t creator_stack);
 
-static void check_new_process(void)
+static inline void check_new_process(void)
 {
 	if (VMS_UNLIKELY(!*alive))
 		vms_after_fork_child();
@@ -157,9 +169,9 @@ static inline struct vms_lane *lane_get(void)
 	struct vms_lane *l = vms_tls.lane;
 	if (VMS_LIKELY(l))
 		return l->disabled ? NULL : l;
-	if (!vms_active)
+	if (!vms_recorder_ready())
 		return NULL;
-	l = thread_attach(0, 0);
+	l = vms_tls.lane ? vms_tls.lane : thread_attach(0, 0);
 	return l && !l->disabled ? l : NULL;
 }
 
@@ -325,7 +337,7 @@ static struct vms_lane *thread_attach(uint32_t creator_lane,
 void vms_thread_begin(uint32_t creator_lane, uint32_t creator_stack)
 {
 	check_new_process();
-	if (!vms_tls.lane && vms_active)
+	if (!vms_tls.lane && vms_recorder_ready() && !vms_tls.lane)
 		thread_attach(creator_lane, creator_stack);
 }
 
@@ -1020,14 +1032,37 @@ void vms_after_fork_child(void)
 	dropped = 0;
 	vms_snapshot_reset();
 	vms_self.forked = 1;
-	char parent[PATH_MAX];
-	set_path(parent, vms_self.dir);
-	if (vms_config.follow && parent[0] &&
-	    start_recording(parent, 1, vms_self.argc,
-			    vms_self.argv) == 0)
-		vms_sampler_start();
+	/* The child's recording starts with its first event: a child that
+	 * only execs (a shell's fork + exec) leaves no empty recording and
+	 * pays no snapshot. */
+	if (vms_config.follow && vms_self.dir[0]) {
+		set_path(fork_parent, vms_self.dir);
+		fork_pending = 1;
+		vms_active = 1;
+	}
 	vms_barrier();
 	vms_tls.guard = was;
+}
+
+/* The fork child's first event: start its recording now. */
+static VMS_NOINLINE int start_forked(void)
+{
+	fork_pending = 0;
+	if (start_recording(fork_parent, 1, vms_self.argc, vms_self.argv)) {
+		vms_active = 0;
+		return 0;
+	}
+	vms_sampler_start();
+	return 1;
+}
+
+int vms_recorder_ready(void)
+{
+	if (!vms_active)
+		return 0;
+	if (VMS_UNLIKELY(fork_pending))
+		return start_forked();
+	return 1;
 }
 
 /* Defined in hooks.c only: a binary that links the recorder core without
@@ -1091,7 +1126,8 @@ out:
 
 __attribute__((destructor)) static void vms_fini(void)
 {
-	if (!vms_active || !*alive)
+	/* A fork child that recorded nothing has no recording to finish. */
+	if (!vms_active || !*alive || fork_pending)
 		return;
 	int was = vms_tls.guard;
 	vms_tls.guard = 1;

@@ -136,6 +136,10 @@ VMS_HIDDEN struct vms_lane *vms_lane_at(uint32_t i);
  * (from the pthread_create wrapper) with the creator's lane and stack id. */
 VMS_HIDDEN void vms_thread_begin(uint32_t creator_lane, uint32_t creator_stack);
 
+/* 1 when events can be recorded now: recording is on and, in a fork child,
+ * its recording has been started (on its first event). */
+VMS_HIDDEN int vms_recorder_ready(void);
+
 /* Process lifecycle.  vms_recorder_init starts recording from the
  * VMSPY_* environment; the library constructor calls it (tests may too). */
 VMS_HIDDEN void vms_recorder_init(int argc, char **argv);

@@ -321,7 +321,8 @@ static void own_line(uintptr_t lo, uintptr_t hi, const char *what, void *arg)
 
 void vms_take_snapshot(unsigned reason, const char *label)
 {
-	if (!vms_active || snapshots_failed || reason >= VMS_SNAP__COUNT)
+	if (!vms_recorder_ready() || snapshots_failed ||
+	    reason >= VMS_SNAP__COUNT)
 		return;
 	int saved = errno;
 	uint64_t seq = vms_seq_next();
