@@ -96,5 +96,7 @@ const uint64_t *vms_stacks_get(const struct vms_stacks *st, vms_stack_id id,
 		return NULL;
 	}
 	*n = st->entries[id].n;
-	return st->frames + st->entries[id].first;
+	/* An empty stack may be the only one: frames is then NULL, and
+	 * NULL + 0 is undefined behaviour (found by tests/fuzz). */
+	return *n ? st->frames + st->entries[id].first : NULL;
 }
