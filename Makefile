@@ -100,8 +100,13 @@ check: deps
 	$(Q)$(MAKE) --no-print-directory all examples $(O)/vmspy-asan $(UNIT_BINS)
 	$(Q)$(MAKE) --no-print-directory unit
 	$(Q)./tests/e2e/run.sh
-	$(Q)set -e; for t in tests/e2e/leaks.sh tests/e2e/maps.sh $(wildcard tests/e2e/diff.sh tests/e2e/reliability.sh); do \
+	$(Q)set -e; for t in tests/e2e/leaks.sh tests/e2e/maps.sh tests/e2e/diff.sh tests/e2e/reliability.sh; do \
 		echo "  E2E     $$t"; ./$$t; done
+	$(Q)./tests/fuzz/run.sh
+
+# The reader's libFuzzer target, FUZZ_SECONDS long (default 60).
+fuzz:
+	$(Q)./tests/fuzz/run.sh
 
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all examples
@@ -110,7 +115,7 @@ bench: deps
 clean:
 	rm -rf $(O)
 
-.PHONY: all deps demo unit check bench clean examples
+.PHONY: all deps demo unit check bench clean examples fuzz
 .DELETE_ON_ERROR:
 
 -include $(shell find $(O) -name '*.d' 2>/dev/null)

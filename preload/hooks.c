@@ -704,6 +704,10 @@ static pid_t fork_common(unsigned api, const void *ra, pid_t (*real)(void))
 		errno = ENOSYS;
 		return -1;
 	}
+	/* A fork child forking in turn starts its own recording first, so
+	 * that its children name it as their parent. */
+	if (!vms_tls.guard)
+		(void)vms_recorder_ready();
 	/* atfork handlers run inside the real call and may allocate: the
 	 * number is taken after, like every record's in this thread. */
 	pid_t pid = real();

@@ -65,6 +65,10 @@ struct vms_lane {
 	struct vms_deferred deferred[VMS_MAX_DEFERRED];
 	uint32_t ndeferred;
 	const char *dir;    /* the recording directory (log.<index> in it) */
+	/* Scratch for the owner's stack capture and file names: kept here,
+	 * not on the stack, because hooks may run on a small signal stack. */
+	uint64_t frames[256 + 16];
+	char name[4096];
 };
 
 /* The lane's file name into buf ("" if it does not fit). */

@@ -251,12 +251,26 @@ static uint32_t intern_here(struct vms_lane *l, const uint64_t *frames,
 /* Captures the current call stack and interns it in lane l. */
 static uint32_t capture(struct vms_lane *l, const void *ra)
 {
-	uint64_t frames[VMS_MAX_DEPTH + VMS_STACK_SLACK];
-	vms_tls.capturing = 1;
-	vms_barrier();
-	uint32_t n = vms_stack_capture(frames, vms_config.depth, ra);
-	vms_barrier();
-	vms_tls.capturing = 0;
+	uint64_t *frames = l->frames;
+	uint32_t n;
+	uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
+	_Static_assert(sizeof(l->frames) / sizeof(l->frames[0]) >=
+			       VMS_MAX_DEPTH + VMS_STACK_SLACK,
+		       "lane frame scratch too small");
+	if (l->stack_hi && (sp < l->stack_lo || sp >= l->stack_hi)) {
+		/* Not on the thread's own stack: a signal handler on an
+		 * alternate stack, or a coroutine.  The unwinder needs
+		 * kilobytes of stack we cannot know are there: keep the
+		 * caller only. */
+		frames[0] = (uintptr_t)ra;
+		n = 1;
+	} else {
+		vms_tls.capturing = 1;
+		vms_barrier();
+		n = vms_stack_capture(frames, vms_config.depth, ra);
+		vms_barrier();
+		vms_tls.capturing = 0;
+	}
 	return intern_here(l, frames, n);
 }
 
@@ -299,7 +313,7 @@ static struct vms_lane *thread_attach(uint32_t creator_lane,
 		pthread_setspecific(exit_key, l);
 
 	uint64_t lo = 0, hi = 0, guard = 0;
-	if (tid != my_pid) {
+	{
 		/* pthread_getattr_np mallocs: we run under the guard, so that
 		 * goes untracked to the real allocator. */
 		pthread_attr_t attr;
@@ -317,6 +331,10 @@ static struct vms_lane *thread_attach(uint32_t creator_lane,
 	}
 	l->stack_lo = lo;
 	l->stack_hi = hi;
+	/* The main thread's range is its rlimit, not a mapping: the
+	 * analyzer knows it as [stack]; only the lane keeps it. */
+	if (tid == my_pid)
+		lo = hi = guard = 0;
 	stamp_time(l);
 	uint8_t *p = vms_lane_reserve(l, 8 * VMS_VARINT_MAX);
 	if (!p)
@@ -441,11 +459,11 @@ void vms_record_mmap(unsigned api, const void *ra, const void *addr,
 		return;
 	uint64_t seq = vms_seq_next();
 	uint64_t dev, ino;
-	char path[PATH_MAX];
+	char *path = l->name;
 	file_identity((flags & MAP_ANONYMOUS) ? -1 : fd, &dev, &ino, path,
-		      sizeof(path));
+		      sizeof(l->name));
 	uint32_t sid = capture(l, ra);
-	uint8_t *p = room(l, 14 * VMS_VARINT_MAX + sizeof(path));
+	uint8_t *p = room(l, 14 * VMS_VARINT_MAX + sizeof(l->name));
 	if (!p)
 		return;
 	struct enc e = { p, 0 };
@@ -460,7 +478,7 @@ void vms_record_mmap(unsigned api, const void *ra, const void *addr,
 	put(&e, (uint64_t)off);
 	put(&e, dev);
 	put(&e, ino);
-	put_str(&e, path, sizeof(path));
+	put_str(&e, path, sizeof(l->name));
 	put(&e, (uintptr_t)old);
 	put(&e, old_len);
 	commit(l, VMS_REC_MMAP, e.n);
