@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/shm.h>
 
 #include "util.h"
 
@@ -1014,12 +1015,15 @@ int vms_attribute(const struct vms_attr_input *in, struct vms_attribution *out)
 		out->smaps_rss += r->rss;
 		if (r->end <= r->start)
 			continue;
+		size_t first = out->n;
 		if (!strcmp(r->path, "[heap]"))
 			split_region(&c, out, i, true);
 		else if (is_anon(r))
 			split_region(&c, out, i, false);
 		else
 			classify_named(&c, out, i);
+		for (size_t k = first; in->estimated && k < out->n; k++)
+			out->v[k].estimated = in->estimated[i];
 	}
 	spend_budget(in, out);
 	add_sites(in, out);
@@ -1167,4 +1171,357 @@ struct vms_attr_site_usage *vms_attr_by_site(const struct vms_attr_input *in,
 		return NULL;
 	}
 	return t.v;
+}
+
+/* ---- reconstruction: the map after the last snapshot -------------------- */
+
+/* x86-64 starts brk up to 1 GiB above the executable, and it grows
+ * without gaps; the mmap area (arenas) is far above. */
+#define BRK_NEAR (2ull << 30)
+#define ARENA_FLAGS "rd wr mr mw me nr" /* MAP_NORESERVE: rule 5 */
+
+static void rc_forget(struct vms_smaps_region *r)
+{
+	free(r->path);
+	free(r->vm_flags);
+}
+
+/* Index of the first region with end > addr. */
+static size_t rc_lower(const struct vms_attr_reconstruction *rc, uint64_t addr)
+{
+	size_t a = 0, b = rc->snap.nr_regions;
+	while (a < b) {
+		size_t m = a + (b - a) / 2;
+		if (rc->snap.regions[m].end <= addr)
+			a = m + 1;
+		else
+			b = m;
+	}
+	return a;
+}
+
+/* Insert r at index i; the list takes its strings. */
+static void rc_insert(struct vms_attr_reconstruction *rc, size_t i,
+		      const struct vms_smaps_region *r, bool estimated)
+{
+	struct vms_snapshot *s = &rc->snap;
+	VMS_GROW(s->regions, s->alloc_regions, s->nr_regions + 1);
+	VMS_GROW(rc->estimated, rc->alloc_estimated, s->nr_regions + 1);
+	memmove(&s->regions[i + 1], &s->regions[i],
+		(s->nr_regions - i) * sizeof(*s->regions));
+	memmove(&rc->estimated[i + 1], &rc->estimated[i],
+		(s->nr_regions - i) * sizeof(*rc->estimated));
+	s->regions[i] = *r;
+	rc->estimated[i] = estimated;
+	s->nr_regions++;
+}
+
+static void rc_remove(struct vms_attr_reconstruction *rc, size_t i)
+{
+	struct vms_snapshot *s = &rc->snap;
+	rc_forget(&s->regions[i]);
+	s->nr_regions--;
+	memmove(&s->regions[i], &s->regions[i + 1],
+		(s->nr_regions - i) * sizeof(*s->regions));
+	memmove(&rc->estimated[i], &rc->estimated[i + 1],
+		(s->nr_regions - i) * sizeof(*rc->estimated));
+}
+
+/* Region i was cut or changed: smaps' counters for it are gone. */
+static void rc_changed(struct vms_attr_reconstruction *rc, size_t i)
+{
+	struct vms_smaps_region *r = &rc->snap.regions[i];
+	r->size = r->end - r->start;
+	r->rss = r->pss = r->pss_dirty = r->anonymous = r->locked = 0;
+	r->shared_clean = r->shared_dirty = 0;
+	r->private_clean = r->private_dirty = 0;
+	r->anon_huge_pages = r->swap = r->swap_pss = 0;
+	rc->estimated[i] = true;
+}
+
+/* Cut the region that strictly contains addr in two. */
+static void rc_split(struct vms_attr_reconstruction *rc, uint64_t addr)
+{
+	size_t i = rc_lower(rc, addr);
+	struct vms_smaps_region right;
+
+	if (i == rc->snap.nr_regions || rc->snap.regions[i].start >= addr)
+		return;
+	right = rc->snap.regions[i];
+	right.path = xstrdup(right.path);
+	right.vm_flags = xstrdup(right.vm_flags);
+	right.offset += addr - right.start;
+	right.start = addr;
+	rc->snap.regions[i].end = addr;
+	rc_changed(rc, i);
+	rc_insert(rc, i + 1, &right, true);
+	rc_changed(rc, i + 1);
+}
+
+/* The regions inside [lo, hi) are [*a, *b) once the ends are cut. */
+static void rc_range(struct vms_attr_reconstruction *rc, uint64_t lo,
+		     uint64_t hi, size_t *a, size_t *b)
+{
+	rc_split(rc, lo);
+	rc_split(rc, hi);
+	*a = rc_lower(rc, lo);
+	*b = rc_lower(rc, hi);
+}
+
+static void rc_unmap(struct vms_attr_reconstruction *rc, uint64_t lo,
+		     uint64_t hi)
+{
+	size_t a, b;
+	rc_range(rc, lo, hi, &a, &b);
+	while (b-- > a)
+		rc_remove(rc, a);
+}
+
+/* Map the holes of [lo, hi) as new regions (growing an adjacent new one of
+ * the same kind, as the kernel merges them). */
+static void rc_fill(struct vms_attr_reconstruction *rc, uint64_t lo,
+		    uint64_t hi, const char *perms, const char *path,
+		    const char *flags)
+{
+	while (lo < hi) {
+		size_t i = rc_lower(rc, lo);
+		struct vms_smaps_region *v = rc->snap.regions, *prev, r;
+		uint64_t end = hi;
+
+		if (i < rc->snap.nr_regions && v[i].start <= lo) {
+			lo = v[i].end;
+			continue;
+		}
+		if (i < rc->snap.nr_regions && v[i].start < hi)
+			end = v[i].start;
+		prev = i ? &v[i - 1] : NULL;
+		if (prev && prev->end == lo && rc->estimated[i - 1] &&
+		    !strcmp(prev->perms, perms) && !strcmp(prev->path, path) &&
+		    !strcmp(prev->vm_flags, flags)) {
+			prev->end = end;
+			prev->size = end - prev->start;
+		} else {
+			r = (struct vms_smaps_region){
+				.start = lo, .end = end, .size = end - lo,
+				.path = xstrdup(path),
+				.vm_flags = xstrdup(flags),
+				.thp_eligible = -1 };
+			snprintf(r.perms, sizeof(r.perms), "%s", perms);
+			rc_insert(rc, i, &r, true);
+		}
+		lo = end;
+	}
+}
+
+static bool rc_apply(struct vms_attr_reconstruction *rc,
+		     const struct vms_event *ev, struct vms_smaps_region *moved)
+{
+	uint64_t hi = ev->addr + page_up(ev->len);
+	size_t i = rc_lower(rc, ev->addr), a, b;
+	const struct vms_smaps_region *at =
+		i < rc->snap.nr_regions && rc->snap.regions[i].start <= ev->addr
+			? &rc->snap.regions[i]
+			: NULL;
+	char perms[5], *path;
+
+	switch (ev->type) {
+	case VMS_REC_MMAP:
+		rc_unmap(rc, ev->addr, hi);
+		if (ev->api == VMS_API_MREMAP) { /* what the MUNMAP half had */
+			rc_fill(rc, ev->addr, hi, moved->perms,
+				moved->path ? moved->path : "",
+				moved->vm_flags ? moved->vm_flags : "");
+			break;
+		}
+		snprintf(perms, sizeof(perms), "%c%c%c%c",
+			 ev->prot & PROT_READ ? 'r' : '-',
+			 ev->prot & PROT_WRITE ? 'w' : '-',
+			 ev->prot & PROT_EXEC ? 'x' : '-',
+			 ev->flags & MAP_SHARED ? 's' : 'p');
+		path = xstrndup(ev->str ? ev->str : "", ev->str_len);
+		rc_fill(rc, ev->addr, hi, perms, path, "");
+		free(path);
+		break;
+	case VMS_REC_MUNMAP:
+		if (ev->api == VMS_API_MREMAP) { /* for the MMAP half */
+			rc_forget(moved);
+			*moved = at ? *at : (struct vms_smaps_region){
+				.perms = "rw-p" };
+			moved->path = xstrdup(at ? at->path : "");
+			moved->vm_flags = xstrdup(at ? at->vm_flags : "");
+		}
+		rc_unmap(rc, ev->addr, hi);
+		break;
+	case VMS_REC_MPROTECT:
+		rc_range(rc, ev->addr, hi, &a, &b);
+		for (; a < b; a++) {
+			struct vms_smaps_region *r = &rc->snap.regions[a];
+			r->perms[0] = ev->prot & PROT_READ ? 'r' : '-';
+			r->perms[1] = ev->prot & PROT_WRITE ? 'w' : '-';
+			r->perms[2] = ev->prot & PROT_EXEC ? 'x' : '-';
+			rc_changed(rc, a);
+		}
+		break;
+	case VMS_REC_BRK:
+		if (ev->new_brk > ev->old_brk)
+			rc_fill(rc, page_up(ev->old_brk), page_up(ev->new_brk),
+				"rw-p", "[heap]", "");
+		else
+			rc_unmap(rc, page_up(ev->new_brk),
+				 page_up(ev->old_brk));
+		break;
+	case VMS_REC_SHMAT: {
+		char name[32];
+		hi = ev->addr + page_up(ev->size);
+		snprintf(name, sizeof(name), "/SYSV%08x",
+			 (unsigned)(uint32_t)ev->key);
+		rc_unmap(rc, ev->addr, hi);
+		rc_fill(rc, ev->addr, hi,
+			ev->shmflg & SHM_RDONLY ? "r--s" : "rw-s", name, "");
+		break;
+	}
+	case VMS_REC_SHMDT:
+		/* the segment's pieces from addr on */
+		if (!at || at->start != ev->addr ||
+		    strncmp(at->path, "/SYSV", 5))
+			return false;
+		path = xstrdup(at->path);
+		for (hi = ev->addr; i < rc->snap.nr_regions &&
+				    rc->snap.regions[i].start == hi &&
+				    !strcmp(rc->snap.regions[i].path, path);) {
+			hi = rc->snap.regions[i].end;
+			rc_remove(rc, i);
+		}
+		free(path);
+		break;
+	case VMS_REC_THREAD_BEGIN: /* glibc mapped the stack itself */
+		if (ev->stack_hi <= ev->stack_lo ||
+		    ev->guard_size > ev->stack_lo)
+			return false;
+		rc_fill(rc, ev->stack_lo - ev->guard_size, ev->stack_lo,
+			"---p", "", "");
+		rc_fill(rc, ev->stack_lo, ev->stack_hi, "rw-p", "", "");
+		break;
+	case VMS_REC_FREE: /* glibc unmaps a block it had mapped */
+		if (ev->size < VMS_ATTR_MMAP_THRESHOLD || !at || !is_anon(at) ||
+		    has_flag(at->vm_flags, "nr"))
+			return false;
+		rc_unmap(rc, page_down(ev->addr - 16),
+			 page_up(ev->addr + ev->size + 8));
+		break;
+	default:
+		return false;
+	}
+	return true;
+}
+
+static int block_cmp(const void *a, const void *b)
+{
+	const struct vms_alloc *x = *(const struct vms_alloc *const *)a;
+	const struct vms_alloc *y = *(const struct vms_alloc *const *)b;
+	return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+/* A live block no region covers: glibc mapped it, or grew [heap] (it lies
+ * less than BRK_NEAR above [heap] or the executable) or an arena heap. */
+static void rc_block(struct vms_attr_reconstruction *rc,
+		     const struct vms_alloc *b, uint64_t exe_lo,
+		     uint64_t exe_hi)
+{
+	uint64_t lo = page_down(b->addr - 16);
+	uint64_t hi = page_up(b->addr + b->size + 8);
+	uint64_t base = b->addr & ~(ARENA_HEAP - 1);
+	size_t i = rc_lower(rc, b->addr);
+	const struct vms_smaps_region *below =
+		i ? &rc->snap.regions[i - 1] : NULL;
+	bool near = below && b->addr - below->end < BRK_NEAR;
+
+	if (i < rc->snap.nr_regions && rc->snap.regions[i].start <= b->addr)
+		return; /* a block region added before covers it */
+	if (b->size >= VMS_ATTR_MMAP_THRESHOLD)
+		rc_fill(rc, lo, hi, "rw-p", "", "");
+	else if (near && !strcmp(below->path, "[heap]"))
+		rc_fill(rc, below->end, hi, "rw-p", "[heap]", "");
+	else if (near && below->start >= exe_lo && below->end <= exe_hi)
+		rc_fill(rc, lo, hi, "rw-p", "[heap]", "");
+	else if (below && below->start >= base &&
+		 has_flag(below->vm_flags, "nr")) /* the arena grew */
+		rc_fill(rc, below->end, hi, "rw-p", "", ARENA_FLAGS);
+	else if (!below || below->end <= base)
+		rc_fill(rc, base, hi, "rw-p", "", ARENA_FLAGS);
+	else
+		rc_fill(rc, lo, hi, "rw-p", "", "");
+}
+
+static void rc_blocks(struct vms_attr_reconstruction *rc,
+		      const struct vms_state *end)
+{
+	const struct vms_alloc *b, **v = NULL;
+	size_t n = 0, alloc = 0;
+	uint64_t exe_lo = UINT64_MAX, exe_hi = 0;
+
+	for (size_t it = 0; (b = vms_heapmap_next(&end->heap, &it));) {
+		size_t i = rc_lower(rc, b->addr);
+		if (i < rc->snap.nr_regions &&
+		    rc->snap.regions[i].start <= b->addr)
+			continue;
+		VMS_GROW(v, alloc, n + 1);
+		v[n++] = b;
+	}
+	rc->uncovered_blocks = n;
+	if (n)
+		qsort(v, n, sizeof(*v), block_cmp);
+	/* the executable: the lowest module; [heap] starts above it */
+	for (size_t m = 0; m < rc->snap.nr_modules; m++) {
+		const struct vms_snap_module *mod = &rc->snap.modules[m];
+		uint64_t lo = UINT64_MAX, hi = 0;
+		if (mod->path[0] == '[' ||
+		    !strncmp(mod->path, "linux-vdso", 10))
+			continue;
+		for (size_t k = 0; k < mod->nr_segments; k++) {
+			const struct vms_snap_segment *g =
+				&rc->snap.segments[mod->first_segment + k];
+			lo = g->start < lo ? g->start : lo;
+			hi = g->end > hi ? g->end : hi;
+		}
+		if (lo < hi && lo < exe_lo) {
+			exe_lo = page_down(lo);
+			exe_hi = page_up(hi);
+		}
+	}
+	for (size_t k = 0; k < n; k++)
+		rc_block(rc, v[k], exe_lo, exe_hi);
+	free(v);
+}
+
+void vms_attr_reconstruct(const struct vms_snapshot *base,
+			  const struct vms_event *ev, size_t n,
+			  const struct vms_state *end,
+			  struct vms_attr_reconstruction *out)
+{
+	struct vms_smaps_region moved = { .perms = "rw-p" };
+
+	memset(out, 0, sizeof(*out));
+	out->snap = *base;
+	out->snap.regions = NULL;
+	out->snap.nr_regions = out->snap.alloc_regions = 0;
+	for (size_t i = 0; i < base->nr_regions; i++) {
+		struct vms_smaps_region r = base->regions[i];
+		r.path = xstrdup(r.path);
+		r.vm_flags = xstrdup(r.vm_flags);
+		rc_insert(out, i, &r, false);
+	}
+	for (size_t i = 0; i < n; i++)
+		out->events += rc_apply(out, &ev[i], &moved);
+	rc_forget(&moved);
+	rc_blocks(out, end);
+}
+
+void vms_attr_reconstruction_release(struct vms_attr_reconstruction *rc)
+{
+	for (size_t i = 0; i < rc->snap.nr_regions; i++)
+		rc_forget(&rc->snap.regions[i]);
+	free(rc->snap.regions);
+	free(rc->estimated);
+	memset(rc, 0, sizeof(*rc));
 }

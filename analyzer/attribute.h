@@ -116,6 +116,9 @@ struct vms_attr_input {
 	/* Bytes of anonymous memory the recorder may hold unrecorded
 	 * (vms_attr_recorder_budget), 0 for none. */
 	uint64_t recorder_budget;
+	/* Per region of snap: its counters are not smaps' (a reconstructed
+	 * map, see vms_attr_reconstruct); NULL when all are. */
+	const bool *estimated;
 };
 
 #define VMS_ATTR_TOP_SITES 5
@@ -143,6 +146,7 @@ struct vms_attr_region {
 							 * inside, by bytes */
 	size_t nr_sites;
 	uint64_t live_bytes, live_blocks; /* all live blocks inside */
+	bool estimated;          /* counters unknown (0): reconstructed */
 };
 
 struct vms_attr_total {
@@ -190,6 +194,45 @@ struct vms_attr_site_usage *vms_attr_by_site(const struct vms_attr_input *in,
 uint64_t vms_attr_recorder_budget(size_t nr_lanes, const uint64_t *lane_stacks,
 				  const uint64_t *lane_frames,
 				  size_t live_threads);
+
+/* The map at the last event of a recording that died after its last
+ * snapshot: the snapshot's smaps regions with the address-space events
+ * after it applied in seq order, then a region for every live block of the
+ * end state that no region covers (glibc mapped it, or grew [heap] or an
+ * arena, without a hooked call).
+ *
+ * Events: MMAP (replaces what it overlaps), MUNMAP, the two halves of an
+ * MREMAP (the new range keeps the old one's path and permissions),
+ * MPROTECT, BRK ([heap] grows or shrinks), SHMAT, SHMDT, THREAD_BEGIN
+ * (glibc maps the stack itself) and FREE of a block glibc had mapped: the
+ * caller sets a FREE's `size` to the freed block's size (0 unknown) and
+ * may drop FREEs of blocks under VMS_ATTR_MMAP_THRESHOLD (glibc keeps
+ * those in [heap] or an arena).  Other types are skipped.
+ * pre: ev sorted by seq, all after base->seq; end = the state after them.
+ *
+ * A region an event made or cut, and every block region, has its counters
+ * 0 and estimated[i] set; the others keep the snapshot's.  A live block of
+ * VMS_ATTR_MMAP_THRESHOLD or more gets the mapping rule 4 would find for
+ * it; a smaller one grows [heap] when it lies less than 2 GiB above
+ * [heap] or the executable (brk is randomized up to 1 GiB above it), else
+ * a 64 MiB-aligned arena heap ('nr', as rule 5 wants). */
+#define VMS_ATTR_MMAP_THRESHOLD (128u * 1024) /* glibc's smallest */
+
+struct vms_attr_reconstruction {
+	struct vms_snapshot snap; /* owns its regions and their strings;
+				   * modules, pagemaps... are the base's:
+				   * never vms_snapshot_release it */
+	bool *estimated;          /* per region of snap */
+	size_t alloc_estimated;
+	uint64_t events;          /* events that changed the map */
+	uint64_t uncovered_blocks; /* live blocks outside every region */
+};
+
+void vms_attr_reconstruct(const struct vms_snapshot *base,
+			  const struct vms_event *ev, size_t n,
+			  const struct vms_state *end,
+			  struct vms_attr_reconstruction *out);
+void vms_attr_reconstruction_release(struct vms_attr_reconstruction *rc);
 
 /* Name of a madvise advice ("MADV_HUGEPAGE"), or NULL when unknown. */
 const char *vms_madvise_name(uint64_t advice);

@@ -6,6 +6,9 @@
  * call stack that made it, Rss/Pss/Swap/THP, madvise calls on it, the live
  * malloc sites inside heap-like regions; totals by kind, checked against
  * the snapshot's own sums.  `--by site` adds resident memory per call site.
+ * A recording that died after its last snapshot gets the map at its last
+ * event instead (vms_attr_reconstruct), marked reconstructed, unless a
+ * snapshot was asked for.
  *
  * Only this file prints; the engine is a library.
  */
@@ -43,6 +46,12 @@ struct maps {
 	uint64_t events_after;        /* not applied: after the snapshot */
 	bool clean_exit;              /* an EXIT record, before or after */
 	bool is_last;                 /* the snapshot is the last one */
+	bool to_end;                  /* replay everything, keep `after` */
+	bool reconstructed;           /* in.snap is rc.snap */
+	struct vms_event *after;      /* address-space events after snap */
+	size_t nr_after, alloc_after;
+	uint64_t last_time_ns;        /* of the last event after snap */
+	struct vms_attr_reconstruction rc;
 
 	struct vms_attr_thread *threads;
 	size_t nr_threads, alloc_threads;
@@ -90,6 +99,36 @@ static uint64_t page_up(uint64_t v)
 				     : (v + 4095) & ~4095ull;
 }
 
+/* Keep what vms_attr_reconstruct uses of an event after the snapshot. */
+static void keep_after(struct maps *m, const struct vms_event *ev)
+{
+	struct vms_event e = *ev;
+	const struct vms_alloc *b;
+
+	if (ev->time_ns > m->last_time_ns)
+		m->last_time_ns = ev->time_ns;
+	switch (ev->type) {
+	case VMS_REC_FREE: /* only a block glibc mapped changes the map */
+		b = vms_heapmap_find(&m->state.heap, ev->addr);
+		if (!b || b->size < VMS_ATTR_MMAP_THRESHOLD)
+			return;
+		e.size = b->size;
+		break;
+	case VMS_REC_MMAP:
+	case VMS_REC_MUNMAP:
+	case VMS_REC_MPROTECT:
+	case VMS_REC_BRK:
+	case VMS_REC_SHMAT:
+	case VMS_REC_SHMDT:
+	case VMS_REC_THREAD_BEGIN:
+		break;
+	default:
+		return;
+	}
+	VMS_GROW(m->after, m->alloc_after, m->nr_after + 1);
+	m->after[m->nr_after++] = e;
+}
+
 static int on_event(const struct vms_event *ev, void *ctx)
 {
 	struct maps *m = ctx;
@@ -105,7 +144,9 @@ static int on_event(const struct vms_event *ev, void *ctx)
 		m->clean_exit = true;
 	if (ev->seq >= m->seq) {
 		m->events_after++;
-		return 0;
+		if (!m->to_end)
+			return 0;
+		keep_after(m, ev);
 	}
 	vms_state_apply(&m->state, ev);
 	switch (ev->type) {
@@ -346,14 +387,46 @@ static int rss_cmp(const void *a, const void *b)
 	return x->start < y->start ? -1 : 1;
 }
 
+/* Nanoseconds since the recording started (0 before). */
+static uint64_t since_start(const struct maps *m, uint64_t ns)
+{
+	return ns >= m->rec.meta.start_monotonic_ns
+		       ? ns - m->rec.meta.start_monotonic_ns
+		       : 0;
+}
+
+/* The last event's time (its lane's last TIME record), or the
+ * snapshot's when no event after it carries one. */
+static uint64_t end_time_ns(const struct maps *m)
+{
+	return m->last_time_ns > m->snap->time_ns ? m->last_time_ns
+						  : m->snap->time_ns;
+}
+
+static uint64_t estimated_regions(const struct vms_attribution *a)
+{
+	uint64_t n = 0;
+	for (size_t i = 0; i < a->n; i++)
+		n += a->v[i].estimated;
+	return n;
+}
+
+/* The snapshot's own smaps sums (the map may be reconstructed). */
+static void smaps_sums(const struct vms_snapshot *s, uint64_t *size,
+		       uint64_t *rss)
+{
+	*size = *rss = 0;
+	for (size_t i = 0; i < s->nr_regions; i++) {
+		*size += s->regions[i].size;
+		*rss += s->regions[i].rss;
+	}
+}
+
 static void print_header(struct maps *m)
 {
 	const struct vms_snapshot *s = m->snap;
 	struct vms_strbuf b = VMS_STRBUF_INIT;
-	double t = s->time_ns >= m->rec.meta.start_monotonic_ns
-			   ? (double)(s->time_ns -
-				      m->rec.meta.start_monotonic_ns) / 1e9
-			   : 0;
+	double t = (double)since_start(m, s->time_ns) / 1e9;
 
 	vms_strbuf_add_printable(&b, m->rec.path, strlen(m->rec.path));
 	printf("recording  %s\n", b.s);
@@ -370,7 +443,18 @@ static void print_header(struct maps *m)
 	vms_strbuf_release(&b);
 	for (size_t i = 0; i < m->replay.nr_damage; i++)
 		printf("warning: %s\n", m->replay.damage[i].message);
-	if (!m->clean_exit && m->is_last)
+	if (m->reconstructed)
+		printf("note: the process did not exit cleanly: map "
+		       "reconstructed at the last event (t=%.3f s): the last "
+		       "snapshot (t=%.3f s) plus %llu later event%s; Rss of "
+		       "changed regions unknown (~)\n",
+		       (double)since_start(m, end_time_ns(m)) / 1e9, t,
+		       (unsigned long long)m->events_after,
+		       m->events_after == 1 ? "" : "s");
+	else if (!m->clean_exit && m->is_last && !m->events_after)
+		printf("note: the process did not exit cleanly; no event came "
+		       "after its last snapshot\n");
+	else if (!m->clean_exit && m->is_last)
 		printf("note: the process did not exit cleanly: this is the map "
 		       "at its last snapshot; %llu later event%s (up to the "
 		       "end of the logs) %s not reflected\n",
@@ -412,11 +496,22 @@ static void print_totals(struct maps *m)
 	printf("%-14s %7llu %11s %11s %11s %11s\n", "total",
 	       (unsigned long long)a->all.regions, hs(h1, a->all.size),
 	       hs(h2, a->all.rss), hs(h3, a->all.pss), hs(h4, a->all.swap));
-	printf("%-14s %7zu %11s %11s   %s\n", "smaps says", m->snap->nr_regions,
-	       hs(h1, a->smaps_size), hs(h2, a->smaps_rss),
-	       a->smaps_rss == a->all.rss && a->smaps_size == a->all.size
-		       ? "(sums match)"
-		       : "MISMATCH: the regions do not add up to smaps");
+	if (m->reconstructed) {
+		uint64_t size, rss;
+		smaps_sums(m->snap, &size, &rss);
+		printf("%-14s %7zu %11s %11s   %s\n", "snapshot had",
+		       m->snap->nr_regions, hs(h1, size), hs(h2, rss),
+		       "(not checked against smaps: the map is reconstructed)");
+	} else {
+		printf("%-14s %7zu %11s %11s   %s\n", "smaps says",
+		       m->snap->nr_regions, hs(h1, a->smaps_size),
+		       hs(h2, a->smaps_rss),
+		       a->smaps_rss == a->all.rss &&
+				       a->smaps_size == a->all.size
+			       ? "(sums match)"
+			       : "MISMATCH: the regions do not add up to "
+				 "smaps");
+	}
 	printf("attributed     %.2f%% of size, %.2f%% of rss",
 	       pct(a->all.size - a->unattributed_bytes, a->all.size),
 	       pct(a->all.rss - a->totals[VMS_ATTR_UNATTRIBUTED].rss,
@@ -429,8 +524,10 @@ static void print_totals(struct maps *m)
 static void print_region(struct maps *m, const struct vms_attr_region *r)
 {
 	struct vms_strbuf b = VMS_STRBUF_INIT;
-	char h1[16], h2[16];
+	char h1[16], h2[16], rss[20];
 
+	snprintf(rss, sizeof(rss), "%s%s", r->estimated ? "~" : "",
+		 hs(h2, r->rss));
 	vms_strbuf_add_printable(&b, r->name, strlen(r->name));
 	if (r->detail) {
 		vms_strbuf_addstr(&b, b.len ? "  (" : "(");
@@ -439,7 +536,7 @@ static void print_region(struct maps *m, const struct vms_attr_region *r)
 	}
 	printf("%012llx-%012llx %s %10s %10s  %-13s %s\n",
 	       (unsigned long long)r->start, (unsigned long long)r->end,
-	       r->perms, hs(h1, r->size), hs(h2, r->rss), kind_name(r->kind),
+	       r->perms, hs(h1, r->size), rss, kind_name(r->kind),
 	       b.s ? b.s : "");
 	if (r->reason)
 		printf("%56s why: %s\n", "", r->reason);
@@ -555,6 +652,7 @@ static int print_json(struct maps *m, bool by_site)
 	const struct vms_attribution *a = &m->attr;
 	const struct vms_snapshot *s = m->snap;
 	struct vms_json j;
+	uint64_t size, rss;
 
 	vms_json_init(&j, stdout);
 	vms_json_object_begin(&j, NULL);
@@ -567,15 +665,24 @@ static int print_json(struct maps *m, bool by_site)
 	else
 		vms_json_null(&j, "label");
 	vms_json_u64(&j, "seq", s->seq);
-	vms_json_u64(&j, "time_ns", s->time_ns >= m->rec.meta.start_monotonic_ns
-					    ? s->time_ns -
-						      m->rec.meta.start_monotonic_ns
-					    : 0);
+	vms_json_u64(&j, "time_ns", since_start(m, s->time_ns));
 	vms_json_bool(&j, "interrupted", s->interrupted);
 	vms_json_object_end(&j);
 	vms_json_bool(&j, "clean_exit", m->clean_exit);
 	vms_json_u64(&j, "events_after_snapshot", m->events_after);
-	vms_json_bool(&j, "reconstructed", false);
+	vms_json_bool(&j, "reconstructed", m->reconstructed);
+	if (m->reconstructed) {
+		vms_json_object_begin(&j, "reconstruction");
+		vms_json_u64(&j, "time_ns", since_start(m, end_time_ns(m)));
+		vms_json_u64(&j, "events_after_snapshot", m->events_after);
+		vms_json_u64(&j, "events_applied", m->rc.events);
+		vms_json_u64(&j, "uncovered_blocks", m->rc.uncovered_blocks);
+		vms_json_u64(&j, "estimated_regions", estimated_regions(a));
+		vms_json_bool(&j, "rss_checked_against_smaps", false);
+		vms_json_object_end(&j);
+	} else {
+		vms_json_null(&j, "reconstruction");
+	}
 
 	vms_json_array_begin(&j, "regions");
 	for (size_t i = 0; i < a->n; i++) {
@@ -597,6 +704,7 @@ static int print_json(struct maps *m, bool by_site)
 		else
 			vms_json_null(&j, "detail");
 		vms_json_bool(&j, "split", r->split);
+		vms_json_bool(&j, "estimated", r->estimated);
 		json_frames(m, &j, "frames", r->stack);
 		vms_json_array_begin(&j, "madvise");
 		for (size_t k = 0; k < r->nr_madvise; k++) {
@@ -643,14 +751,17 @@ static int print_json(struct maps *m, bool by_site)
 				   &a->totals[k]);
 	vms_json_object_end(&j);
 	json_total(&j, "total", &a->all);
+	smaps_sums(s, &size, &rss); /* the snapshot's, even when rebuilt */
 	vms_json_object_begin(&j, "smaps_total");
 	vms_json_u64(&j, "regions", s->nr_regions);
-	vms_json_u64(&j, "size", a->smaps_size);
-	vms_json_u64(&j, "rss", a->smaps_rss);
+	vms_json_u64(&j, "size", size);
+	vms_json_u64(&j, "rss", rss);
 	vms_json_object_end(&j);
-	vms_json_bool(&j, "rss_matches_smaps", a->smaps_rss == a->all.rss &&
-						       a->smaps_size ==
-							       a->all.size);
+	if (m->reconstructed) /* nothing to check against */
+		vms_json_null(&j, "rss_matches_smaps");
+	else
+		vms_json_bool(&j, "rss_matches_smaps",
+			      rss == a->all.rss && size == a->all.size);
 	vms_json_u64(&j, "unattributed_bytes", a->unattributed_bytes);
 	vms_json_u64(&j, "unattributed_rss", a->totals[VMS_ATTR_UNATTRIBUTED].rss);
 	vms_json_object_begin(&j, "attributed_share");
@@ -694,6 +805,8 @@ static int print_json(struct maps *m, bool by_site)
 static void maps_release(struct maps *m)
 {
 	vms_attribution_release(&m->attr);
+	vms_attr_reconstruction_release(&m->rc);
+	free(m->after);
 	free(m->threads);
 	free(m->thread_lane);
 	free(m->thread_cstack);
@@ -716,7 +829,10 @@ static int help(void)
 	       "stack, vdso, vvar, vsyscall, loader, vmspy, or unattributed\n"
 	       "with the reason.  Rss/Pss/Swap/THP per region, madvise calls, "
 	       "live malloc sites\ninside heap regions, totals by kind checked "
-	       "against smaps.\n"
+	       "against smaps.\nFor a process that died after its last "
+	       "snapshot, the default is the map at its\nlast event: the "
+	       "snapshot plus the events after it (Rss of changed regions\n"
+	       "unknown, marked ~).\n"
 	       "  --snapshot N   snapshot snap.N (default: the last complete "
 	       "one)\n"
 	       "  --at SECONDS   the last snapshot taken by then\n"
@@ -835,13 +951,17 @@ int cmd_maps(int argc, char **argv)
 	}
 	m.seq = m.snap->seq;
 	m.is_last = (size_t)idx + 1 == m.rec.nr_snaps;
+	/* The recorder takes the exit snapshot before the EXIT record: with
+	 * none, the process died, and by default we replay to its end. */
+	m.to_end = want_index < 0 && !label && !have_at;
 	for (size_t i = 0; i < m.rec.nr_snaps; i++) {
 		const struct vms_snapshot *s =
 			vms_recording_snapshot(&m.rec, i, false);
-		if (s && s->reason == VMS_SNAP_START && (long)i != idx) {
+		if (s && s->reason == VMS_SNAP_EXIT)
+			m.to_end = false;
+		if (s && s->reason == VMS_SNAP_START && (long)i != idx &&
+		    !m.start)
 			m.start = vms_recording_snapshot(&m.rec, i, true);
-			break;
-		}
 	}
 	/* snapshot pointers stay valid: rec->snaps is not reallocated */
 	vms_replay_init(&m.replay, &m.rec);
@@ -852,9 +972,14 @@ int cmd_maps(int argc, char **argv)
 		m.threads[i].creator = vms_replay_lane_stack(
 			&m.replay, m.thread_lane[i], m.thread_cstack[i]);
 	find_log_files(&m);
+	m.reconstructed = m.to_end && m.events_after;
+	if (m.reconstructed)
+		vms_attr_reconstruct(m.snap, m.after, m.nr_after, &m.state,
+				     &m.rc);
 
 	m.in = (struct vms_attr_input){
-		.snap = m.snap,
+		.snap = m.reconstructed ? &m.rc.snap : m.snap,
+		.estimated = m.reconstructed ? m.rc.estimated : NULL,
 		.start = m.start,
 		.state = &m.state,
 		.threads = m.threads,

@@ -4,7 +4,8 @@
 # End-to-end test of `vmspy maps` (issue 4): run examples/regions under the
 # recorder and check every region it makes against the ground truth at the
 # top of examples/regions.c (kind, name, origin function) with
-# unattributed_bytes == 0; then record real programs (python3 and the
+# unattributed_bytes == 0; check the map rebuilt at the death of
+# examples/crash (SIGKILL after its start snapshot); then record real programs (python3 and the
 # multithreaded examples/threads), print the attributed share of size and
 # Rss (asserting > 95%, not 100%: we did not write them), and run
 # vmspy-asan maps on every recording (same JSON, no sanitizer report).
@@ -45,7 +46,7 @@ ok() {
 	echo "ok   $*"
 }
 
-for f in "$PRELOAD" "$VMSPY" "$EX/regions" "$EX/threads"; do
+for f in "$PRELOAD" "$VMSPY" "$EX/regions" "$EX/threads" "$EX/crash"; do
 	[ -x "$f" ] || [ -f "$f" ] || { echo "maps: $f missing (make all examples)"; exit 2; }
 done
 
@@ -224,6 +225,69 @@ EOF
 		fail "regions: text output does not say the sums match"
 	grep -q "^resident memory per call site" "$TMP/regions.txt" ||
 		fail "regions: no --by site table"
+fi
+
+# ---- a process that dies: the map at its last event ------------------------
+
+# examples/crash SIGKILLs itself.  With VMSPY_INTERVAL_MS=0 the start
+# snapshot is the only one, so its 11 heap blocks (109999 bytes, from main)
+# and its 1 MiB mmap (from main) all come after it: only the rebuilt map
+# can show them.
+rm -rf "$TMP/crash.rec"
+rc=0
+(cd "$TMP" && timeout "$TIMEOUT" env VMSPY_QUIET=1 VMSPY_INTERVAL_MS=0 \
+	VMSPY_OUT="$TMP/crash.rec" LD_PRELOAD="$PRELOAD" "$EX/crash" kill \
+	>"$TMP/crash.out" 2>"$TMP/crash.err") 2>/dev/null || rc=$? # "Killed"
+[ $rc = 137 ] || fail "crash: exited $rc, not by SIGKILL: $(head -3 "$TMP/crash.err")"
+if maps crash; then
+	if out=$("$PY" - "$TMP/crash.json" <<'EOF'
+import json, sys
+
+doc = json.load(open(sys.argv[1]))
+R = doc["regions"]
+bad = []
+fn = lambda r: [f.get("function") for f in r["frames"]][:1]
+if not doc["reconstructed"] or doc["clean_exit"]:
+    bad.append("reconstructed %s, clean_exit %s" % (doc["reconstructed"],
+                                                    doc["clean_exit"]))
+rc = doc.get("reconstruction") or {}
+if rc.get("events_applied", 0) < 1 or rc.get("estimated_regions", 0) < 2:
+    bad.append("reconstruction counts %s" % rc)
+if doc["rss_matches_smaps"] is not None:
+    bad.append("rss_matches_smaps %s for a rebuilt map" %
+               doc["rss_matches_smaps"])
+if doc["unattributed_bytes"] != 0:
+    bad.append("unattributed_bytes %d" % doc["unattributed_bytes"])
+mm = [r for r in R if r["kind"] == "mmap" and r["size"] == 1 << 20 and
+      fn(r) == ["main"] and r["estimated"] and r["rss"] == 0]
+if len(mm) != 1:
+    bad.append("want the 1 MiB mmap by main (estimated, rss 0), found %d" %
+               len(mm))
+heap = [(s["count"], s["bytes"]) for r in R if r["kind"] == "heap"
+        for s in r["sites"] if fn(s) == ["main"]]
+if sorted(heap) != [(1, 9999), (10, 100000)]:
+    bad.append("heap sites by main %s, want 10 x 10000 and 1 x 9999" % heap)
+if any(r["estimated"] for r in R if r["kind"] == "module"):
+    bad.append("a module region was marked estimated")
+for p in bad:
+    print("    " + p)
+sys.exit(1 if bad else 0)
+EOF
+	); then
+		ok "crash: map reconstructed at the last event, as examples/crash.c says"
+	else
+		fail "crash:"$'\n'"$out"
+	fi
+	grep -q "map reconstructed at the last event" "$TMP/crash.txt" &&
+		grep -q "~0 B" "$TMP/crash.txt" ||
+		fail "crash: text output lacks the reconstructed header or ~ marks"
+	# an explicit snapshot is that snapshot, as recorded
+	"$VMSPY" maps "$TMP/crash.rec" --snapshot 0 --json >"$TMP/crash0.json" &&
+		"$PY" -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+sys.exit(0 if not d["reconstructed"] and d["rss_matches_smaps"] else 1)' \
+			"$TMP/crash0.json" ||
+		fail "crash: --snapshot 0 is not the recorded snapshot"
 fi
 
 # ---- real programs ----------------------------------------------------------

@@ -4,6 +4,8 @@
  * snapshot (smaps text, modules, pagemap bitmaps) and a state fed with
  * hand-made events; every region of it must come out with the expected
  * kind, name, detail and origin stack, and the counters must add up.
+ * Then the same snapshot with events after it: the map rebuilt at the last
+ * event (vms_attr_reconstruct).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -430,6 +432,170 @@ static void budget_and_sites(void **state)
 	free_fixture(f);
 }
 
+/* ---- the map at the last event ------------------------------------------- */
+
+static struct vms_event after_ev[16];
+static size_t nr_after;
+
+/* An event after the snapshot (seq 1000): applied and kept. */
+static void after(struct vms_state *st, struct vms_event ev)
+{
+	ev.seq = ++seq;
+	vms_state_apply(st, &ev);
+	assert_true(nr_after < VMS_ARRAY_SIZE(after_ev));
+	after_ev[nr_after++] = ev;
+}
+
+static bool mapped(const struct vms_attribution *a, uint64_t addr)
+{
+	for (size_t i = 0; i < a->n; i++)
+		if (a->v[i].start <= addr && addr < a->v[i].end)
+			return true;
+	return false;
+}
+
+static void reconstructed(void **state)
+{
+	struct fixture *f = setup_fixture(0);
+	struct vms_attr_reconstruction rc;
+	struct vms_attr_brk brks[2];
+	struct vms_attribution a;
+	const struct vms_attr_region *r;
+	(void)state;
+
+	seq = 1000;
+	nr_after = 0;
+	/* a new mapping; the last page of the MAP_FIXED example unmapped */
+	after(&f->st, (struct vms_event){ .type = VMS_REC_MMAP,
+					  .api = VMS_API_MMAP,
+					  .addr = 0x7f0000b00000, .len = 0x4000,
+					  .prot = PROT_READ | PROT_WRITE,
+					  .flags = MAP_PRIVATE | MAP_ANONYMOUS,
+					  .fd = -1, .gstack = 30 });
+	after(&f->st, (struct vms_event){ .type = VMS_REC_MUNMAP,
+					  .api = VMS_API_MUNMAP,
+					  .addr = 0x7f0000402000,
+					  .len = 4096 });
+	/* the 2 MiB MADV_HUGEPAGE mapping moved by mremap */
+	after(&f->st, (struct vms_event){ .type = VMS_REC_MUNMAP,
+					  .api = VMS_API_MREMAP,
+					  .addr = 0x7f0000700000,
+					  .len = 2 << 20 });
+	after(&f->st, (struct vms_event){ .type = VMS_REC_MMAP,
+					  .api = VMS_API_MREMAP,
+					  .addr = 0x7f0003000000,
+					  .len = 2 << 20,
+					  .old_addr = 0x7f0000700000,
+					  .old_len = 2 << 20, .gstack = 31 });
+	after(&f->st, (struct vms_event){ .type = VMS_REC_BRK,
+					  .api = VMS_API_SBRK,
+					  .old_brk = 0x555555700000,
+					  .new_brk = 0x555555710000,
+					  .gstack = 32 });
+	/* glibc maps a 2 MiB block and unmaps the 1 MiB one (the caller
+	 * gives a FREE its block's size) */
+	after(&f->st, (struct vms_event){ .type = VMS_REC_ALLOC,
+					  .api = VMS_API_MALLOC,
+					  .addr = 0x7f0010000010,
+					  .size = 0x200000, .gstack = 33 });
+	after(&f->st, (struct vms_event){ .type = VMS_REC_FREE,
+					  .api = VMS_API_FREE,
+					  .addr = 0x7f0000201010,
+					  .size = 0x100000 });
+	/* small blocks glibc put where no region was: [heap] grew past the
+	 * app's sbrk, and a new thread's arena */
+	after(&f->st, (struct vms_event){ .type = VMS_REC_ALLOC,
+					  .api = VMS_API_MALLOC,
+					  .addr = 0x555555720010, .size = 100,
+					  .gstack = 34 });
+	after(&f->st, (struct vms_event){ .type = VMS_REC_ALLOC,
+					  .api = VMS_API_MALLOC,
+					  .addr = 0x7f00140008c0, .size = 1000,
+					  .gstack = 35 });
+
+	vms_attr_reconstruct(&f->snap, after_ev, nr_after, &f->st, &rc);
+	assert_int_equal(rc.events, 6); /* not the ALLOCs */
+	assert_int_equal(rc.uncovered_blocks, 3);
+	brks[0] = f->brk;
+	brks[1] = (struct vms_attr_brk){ 0x555555700000, 0x555555710000, 32 };
+	f->in.snap = &rc.snap;
+	f->in.estimated = rc.estimated;
+	f->in.brks = brks;
+	f->in.nr_brks = 2;
+	f->in.nr_madvise = 0;
+	assert_int_equal(vms_attribute(&f->in, &a), 0);
+
+	r = at(&a, 0x7f0000b00000);
+	KIND(&a, 0x7f0000b00000, "mmap");
+	assert_int_equal(r->end, 0x7f0000b04000);
+	assert_int_equal(r->stack, 30);
+	assert_true(r->estimated);
+	assert_int_equal(r->rss, 0);
+
+	/* partial munmap: the cut piece is estimated, its neighbour not */
+	assert_false(mapped(&a, 0x7f0000402000));
+	r = at(&a, 0x7f0000403000);
+	assert_int_equal(r->start, 0x7f0000403000);
+	assert_int_equal(r->stack, 15);
+	assert_true(r->estimated);
+	r = at(&a, 0x7f0000400000);
+	assert_int_equal(r->stack, 15);
+	assert_false(r->estimated);
+	assert_int_equal(r->rss, 4096);
+
+	/* the moved mapping keeps its origin and permissions */
+	assert_false(mapped(&a, 0x7f0000700000));
+	r = at(&a, 0x7f0003000000);
+	KIND(&a, 0x7f0003000000, "mmap");
+	assert_int_equal(r->end, 0x7f0003200000);
+	assert_string_equal(r->perms, "rw-p");
+	assert_int_equal(r->stack, 31);
+	assert_true(r->estimated);
+
+	/* [heap] grown by sbrk: a new piece after the snapshot's */
+	r = at(&a, 0x555555700000);
+	KIND(&a, 0x555555700000, "heap");
+	assert_int_equal(r->end, 0x555555710000);
+	assert_int_equal(r->stack, 32);
+	assert_true(r->estimated);
+	assert_false(at(&a, 0x555555600000)->estimated);
+
+	/* the big malloc gets the mapping glibc made; the freed one is gone
+	 * and the app page it was merged with stays */
+	r = at(&a, 0x7f0010000000);
+	KIND(&a, 0x7f0010000000, "malloc-mmap");
+	assert_int_equal(r->end, 0x7f0010201000);
+	assert_int_equal(r->stack, 33);
+	assert_true(r->estimated);
+	assert_int_equal(r->nr_sites, 1);
+	assert_false(mapped(&a, 0x7f0000201000));
+	r = at(&a, 0x7f0000200000);
+	KIND(&a, 0x7f0000200000, "mmap");
+	assert_int_equal(r->end, 0x7f0000201000);
+	assert_int_equal(r->stack, 14);
+
+	r = at(&a, 0x555555720010);
+	KIND(&a, 0x555555720010, "heap");
+	assert_int_equal(r->start, 0x555555710000);
+	assert_int_equal(r->end, 0x555555721000);
+	assert_int_equal(r->sites[0].stack, 34);
+	r = at(&a, 0x7f00140008c0);
+	KIND(&a, 0x7f00140008c0, "malloc-arena");
+	assert_int_equal(r->start, 0x7f0014000000);
+	assert_int_equal(r->sites[0].stack, 35);
+
+	/* untouched regions keep smaps' counters */
+	r = at(&a, 0x7f0000900000);
+	KIND(&a, 0x7f0000900000, "shm-posix");
+	assert_false(r->estimated);
+	assert_int_equal(r->rss, 128 * 1024);
+	KIND(&a, 0x7f0004000000, "malloc-arena");
+
+	vms_attribution_release(&a);
+	vms_attr_reconstruction_release(&rc);
+	free_fixture(f);
+}
+
 static void pagemap_bitmap(void **state)
 {
 	struct vms_snapshot s;
@@ -466,6 +632,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(kinds),
 		cmocka_unit_test(budget_and_sites),
+		cmocka_unit_test(reconstructed),
 		cmocka_unit_test(pagemap_bitmap),
 	};
 	int r = cmocka_run_group_tests(tests, NULL, NULL);
