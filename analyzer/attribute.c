@@ -1463,8 +1463,12 @@ static void rc_blocks(struct vms_attr_reconstruction *rc,
 	for (size_t it = 0; (b = vms_heapmap_next(&end->heap, &it));) {
 		size_t i = rc_lower(rc, b->addr);
 		if (i < rc->snap.nr_regions &&
-		    rc->snap.regions[i].start <= b->addr)
+		    rc->snap.regions[i].start <= b->addr) {
+			/* new blocks in it: its Rss is not the snapshot's */
+			if (b->seq > rc->snap.seq)
+				rc->estimated[i] = true;
 			continue;
+		}
 		VMS_GROW(v, alloc, n + 1);
 		v[n++] = b;
 	}

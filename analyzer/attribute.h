@@ -211,7 +211,9 @@ uint64_t vms_attr_recorder_budget(size_t nr_lanes, const uint64_t *lane_stacks,
  * pre: ev sorted by seq, all after base->seq; end = the state after them.
  *
  * A region an event made or cut, and every block region, has its counters
- * 0 and estimated[i] set; the others keep the snapshot's.  A live block of
+ * 0 and estimated[i] set; one holding a block allocated after the snapshot
+ * keeps the snapshot's counters (the last known) and is marked too; the
+ * others keep the snapshot's, unmarked.  A live block of
  * VMS_ATTR_MMAP_THRESHOLD or more gets the mapping rule 4 would find for
  * it; a smaller one grows [heap] when it lies less than 2 GiB above
  * [heap] or the executable (brk is randomized up to 1 GiB above it), else

@@ -447,7 +447,7 @@ static void print_header(struct maps *m)
 		printf("note: the process did not exit cleanly: map "
 		       "reconstructed at the last event (t=%.3f s): the last "
 		       "snapshot (t=%.3f s) plus %llu later event%s; Rss of "
-		       "changed regions unknown (~)\n",
+		       "changed regions unknown (~: last known)\n",
 		       (double)since_start(m, end_time_ns(m)) / 1e9, t,
 		       (unsigned long long)m->events_after,
 		       m->events_after == 1 ? "" : "s");
@@ -832,7 +832,7 @@ static int help(void)
 	       "against smaps.\nFor a process that died after its last "
 	       "snapshot, the default is the map at its\nlast event: the "
 	       "snapshot plus the events after it (Rss of changed regions\n"
-	       "unknown, marked ~).\n"
+	       "unknown: ~ marks the last known value, 0 for new regions).\n"
 	       "  --snapshot N   snapshot snap.N (default: the last complete "
 	       "one)\n"
 	       "  --at SECONDS   the last snapshot taken by then\n"

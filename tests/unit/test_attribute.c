@@ -558,7 +558,7 @@ static void reconstructed(void **state)
 	assert_int_equal(r->end, 0x555555710000);
 	assert_int_equal(r->stack, 32);
 	assert_true(r->estimated);
-	assert_false(at(&a, 0x555555600000)->estimated);
+	assert_false(at(&a, 0x555555600000)->estimated); /* no new block */
 
 	/* the big malloc gets the mapping glibc made; the freed one is gone
 	 * and the app page it was merged with stays */
@@ -583,6 +583,18 @@ static void reconstructed(void **state)
 	KIND(&a, 0x7f00140008c0, "malloc-arena");
 	assert_int_equal(r->start, 0x7f0014000000);
 	assert_int_equal(r->sites[0].stack, 35);
+
+	/* a region that got new blocks keeps its counters, marked */
+	ev_malloc(&f->st, 0x555555600200, 50, 36);
+	vms_attribution_release(&a);
+	vms_attr_reconstruction_release(&rc);
+	vms_attr_reconstruct(&f->snap, after_ev, nr_after, &f->st, &rc);
+	f->in.snap = &rc.snap;
+	f->in.estimated = rc.estimated;
+	assert_int_equal(vms_attribute(&f->in, &a), 0);
+	r = at(&a, 0x555555600000);
+	assert_true(r->estimated);
+	assert_int_equal(r->rss, 4096); /* its share of [heap]'s 8 KiB */
 
 	/* untouched regions keep smaps' counters */
 	r = at(&a, 0x7f0000900000);
