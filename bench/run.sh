@@ -1,6 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# vmspy benchmark: native vs vmspy vs heaptrack (issue 6).  Entry point of
+# vmspy benchmark: native vs vmspy (full and sampled) vs heaptrack (issue 6).  Entry point of
 # `make bench`, which has built build/libvmspy.so and build/vmspy first.
 #
 #   bench/run.sh                 all workloads, 5 rounds, writes bench/RESULTS.md
