@@ -396,10 +396,6 @@ out:
 static void *sampler_main(void *arg)
 {
 	(void)arg;
-	/* Signals meant for the host go to its own threads. */
-	sigset_t all;
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	/* The guard stays set for the thread's whole life: nothing it does
 	 * is an event of the host's. */
 	vms_tls.guard = 1;
@@ -429,8 +425,15 @@ void vms_sampler_start(void)
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&attr, 256 * 1024);
+	/* Signals meant for the host must never run on this thread (a
+	 * handler that longjmps would jump across threads): it starts with
+	 * every signal blocked, inherited from this mask, with no window. */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
 	if (vms_real.pthread_create(&t, &attr, sampler_main, NULL))
 		vms_note("cannot start the snapshot thread; only start and exit snapshots are taken",
 			 (char *)NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_attr_destroy(&attr);
 }
