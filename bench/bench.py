@@ -485,6 +485,16 @@ def sampling_section(summ):
                "--json`, last round).  Issue 6 target: at most 1.2× native CPU on the churn "
                "workload.  This run: %s: **%s**.\n"
                % (SAMPLE_BYTES, fmt_b(SAMPLE_BYTES), got, "met" if ok else "not met"))
+    worse = [s for s in summ if s["m"]["vmspy-sampled"]["cpu_x"] and s["m"]["vmspy"]["cpu_x"]
+             and s["m"]["vmspy-sampled"]["cpu_x"] > s["m"]["vmspy"]["cpu_x"]]
+    if worse:
+        out.append("Sampling costs more than full recording on: %s."
+                   % "; ".join("%s (sampled %s vs full %s native CPU, %s of %s events recorded)"
+                               % (s["name"], fmt_x2(s["m"]["vmspy-sampled"]["cpu_x"]),
+                                  fmt_x2(s["m"]["vmspy"]["cpu_x"]),
+                                  fmt_count(s["sampled"].get("events")),
+                                  fmt_count(s["events"]))
+                               for s in worse))
     return "\n".join(out)
 
 

@@ -154,14 +154,39 @@ static void *sampled_realloc(unsigned api, const void *ra, void *old,
 		sampled_free(api, old);
 		return NULL;
 	}
-	if (!off && !sample_now(n))
+	if (off == VMS_SAMPLE_HEADER && vms_guard_enter()) {
+		/* A sampled block stays sampled: the real realloc on the
+		 * real block (it may grow in place or be moved by mremap),
+		 * then a new tag at the new address.  The old tag is cleared
+		 * first, so freed memory never holds a valid-looking one. */
+		uint64_t seq = vms_seq_next();
+		void *q = vms_real.realloc(vms_sample_untag(old, off),
+					  n + VMS_SAMPLE_HEADER);
+		int e = errno;
+		void *p = NULL;
+		if (q) {
+			p = vms_sample_tag(q, VMS_SAMPLE_HEADER);
+			vms_record_free(api, seq, old);
+			vms_record_alloc(api, ra, p, n, 0, old);
+		} else {
+			/* It failed: the old block is still the program's. */
+			vms_sample_tag((char *)old - off, off);
+		}
+		errno = e;
+		vms_guard_leave();
+		return p;
+	}
+	/* The countdown is charged with what the resize adds, as a
+	 * malloc of the difference would be. */
+	size_t have = off ? 0 : old ? vms_real.malloc_usable_size(old) : 0;
+	if (!off && !sample_now(n > have ? n - have : 0))
 		return vms_real.realloc(old, n);
-	/* A new sampled block, the old contents moved into it.  (A sampled
-	 * block stays sampled when it is resized.) */
-	size_t keep = 0;
-	if (old)
-		keep = off ? vms_real.malloc_usable_size((char *)old - off) - off
-			   : vms_real.malloc_usable_size(old);
+	/* A block sampled now (or an aligned sampled one): a new sampled
+	 * block, the old contents moved into it. */
+	size_t keep = old ? (off ? vms_real.malloc_usable_size(
+					  (char *)old - off) - off
+				 : have)
+			  : 0;
 	void *p = sampled_new(api, ra, n, n, 0, 0);
 	if (!p)
 		return NULL;
