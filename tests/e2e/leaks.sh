@@ -15,19 +15,10 @@
 # Prints "ok", "FAIL" (with reasons) or "skip" (with why) per test, like
 # tests/e2e/run.sh; exits 1 if any test failed.
 set -u
-cd "$(dirname "$0")/../.." || exit 2
-
-ROOT=$(pwd)
-O=${O:-build}
-case $O in /*) ;; *) O=$ROOT/$O ;; esac
-PRELOAD=$O/libvmspy.so
-VMSPY=$O/vmspy
-VMSPY_ASAN=$O/vmspy-asan
-EX=$O/examples
-E2E=$ROOT/tests/e2e
 TIMEOUT=${VMSPY_E2E_TIMEOUT:-60}
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
-export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+SUITE=leaks.sh
+LABEL="leaks.sh "
+. "$(dirname "$0")/lib.sh"
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/vmspy-leaks.XXXXXX") || exit 2
 if [ -n "${KEEP:-}" ]; then
@@ -35,37 +26,6 @@ if [ -n "${KEEP:-}" ]; then
 else
 	trap 'rm -rf "$TMP"' EXIT
 fi
-ulimit -c 0
-
-npass=0
-nfail=0
-nskip=0
-FAILED=()
-
-err() { T_ERR+="    $*"$'\n'; }
-skip() { T_SKIP=$*; }
-note() { echo "    ($*)"; }
-
-run_test() {
-	local t=$1
-	T_ERR=""
-	T_SKIP=""
-	D=$TMP/${t#t_}
-	mkdir -p "$D"
-	"$t"
-	if [ -n "$T_ERR" ]; then
-		echo "FAIL leaks.sh ${t#t_}"
-		printf '%s' "$T_ERR"
-		nfail=$((nfail + 1))
-		FAILED+=("${t#t_}")
-	elif [ -n "$T_SKIP" ]; then
-		echo "skip leaks.sh ${t#t_} ($T_SKIP)"
-		nskip=$((nskip + 1))
-	else
-		echo "ok   leaks.sh ${t#t_}"
-		npass=$((npass + 1))
-	fi
-}
 
 # record REC CMD...: run CMD from $D under the preload into recording REC.
 # Sets RC to CMD's exit status; stdout/stderr in REC.out / REC.err.
@@ -456,21 +416,4 @@ open(p, "wb").write(b)' "$D/$c/leaks" ;;
 
 # ---- main -----------------------------------------------------------------
 
-ALL=$(grep -o '^t_[a-z0-9_]*()' "$0" | tr -d '()')
-for t in $ALL; do
-	if [ $# -gt 0 ]; then
-		want=
-		for p in "$@"; do
-			case $t in *"$p"*) want=1 ;; esac
-		done
-		[ -n "$want" ] || continue
-	fi
-	run_test "$t"
-done
-
-echo "leaks.sh: $npass passed, $nfail failed, $nskip skipped"
-if [ $nfail -gt 0 ]; then
-	echo "leaks.sh: failed: ${FAILED[*]}"
-	exit 1
-fi
-exit 0
+run_all "$@"

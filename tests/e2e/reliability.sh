@@ -28,22 +28,12 @@
 # Prints "ok", "FAIL" (with reasons) or "skip" (with why) per test and a
 # closing "N passed, N failed, N skipped" line; exits 1 if any test failed.
 set -u
-cd "$(dirname "$0")/../.." || exit 2
-
-ROOT=$(pwd)
-O=${O:-build}
-case $O in /*) ;; *) O=$ROOT/$O ;; esac
-PRELOAD=$O/libvmspy.so
-VMSPY=$O/vmspy
-VMSPY_ASAN=$O/vmspy-asan
-EX=$O/examples
-E2E=$ROOT/tests/e2e
-DUMP=$E2E/vmsdump.py
-JCHECK=$E2E/jcheck.py
 TIMEOUT=${VMSPY_E2E_TIMEOUT:-120}
 QUICK=${VMSPY_E2E_QUICK:-}
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
-export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+SUITE=reliability
+LABEL="reliability "
+CLEAN_EACH=1 # recordings of big runs are hundreds of MB
+. "$(dirname "$0")/lib.sh"
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/vmspy-rel.XXXXXX") || exit 2
 MOUNTS=()
@@ -54,97 +44,6 @@ cleanup() {
 }
 trap cleanup EXIT
 [ -n "${KEEP:-}" ] && echo "reliability.sh: keeping $TMP"
-ulimit -c 0
-
-npass=0
-nfail=0
-nskip=0
-FAILED=()
-
-# ---- reporting (as in run.sh) --------------------------------------------
-
-err() { T_ERR+="    $*"$'\n'; }
-skip() { T_SKIP=$*; }
-note() { T_NOTE+="    ($*)"$'\n'; }
-
-run_test() {
-	local t=$1
-	T_ERR=""
-	T_SKIP=""
-	T_NOTE=""
-	D=$TMP/${t#t_}
-	mkdir -p "$D"
-	"$t"
-	if [ -n "$T_ERR" ]; then
-		echo "FAIL reliability ${t#t_}"
-		printf '%s' "$T_ERR"
-		nfail=$((nfail + 1))
-		FAILED+=("${t#t_}")
-	elif [ -n "$T_SKIP" ]; then
-		if [ -n "${VMSPY_E2E_STRICT:-}" ]; then
-			echo "FAIL reliability ${t#t_} (strict: $T_SKIP)"
-			nfail=$((nfail + 1))
-			FAILED+=("${t#t_}")
-		else
-			echo "skip reliability ${t#t_} ($T_SKIP)"
-			nskip=$((nskip + 1))
-		fi
-	else
-		echo "ok   reliability ${t#t_}"
-		npass=$((npass + 1))
-	fi
-	printf '%s' "$T_NOTE"
-	# Recordings of big runs are hundreds of MB: keep only on request.
-	[ -n "${KEEP:-}" ] || rm -rf "$D"
-}
-
-# ---- helpers (as in run.sh) ----------------------------------------------
-
-# run_in DIR OUT ERR RCFILE CMD...: run CMD in DIR under the timeout.
-run_in() {
-	local dir=$1 out=$2 errf=$3 rcf=$4
-	shift 4
-	(
-		cd "$dir" && timeout -k 5 "$TIMEOUT" "$@" >"$out" 2>"$errf"
-		echo $? >"$rcf"
-	) 2>/dev/null
-}
-
-# pair NAME [--any-stderr] CMD...: CMD natively and under the preload
-# (VMSPY_QUIET=1, VMSPY_OUT=$D/NAME.rec, plus PAIR_ENV); same stdout, same
-# exit status, same stderr unless --any-stderr.  Sets REC and RC.
-pair() {
-	local name=$1
-	shift
-	local any_stderr=
-	if [ "${1:-}" = --any-stderr ]; then
-		any_stderr=1
-		shift
-	fi
-	mkdir -p "$D/$name.native" "$D/$name.preload"
-	REC=$D/$name.rec
-	rm -rf "$REC" "$REC".*
-	run_in "$D/$name.native" "$D/$name.n.out" "$D/$name.n.err" \
-		"$D/$name.n.rc" env ${NATIVE_ENV:-} "$@"
-	run_in "$D/$name.preload" "$D/$name.p.out" "$D/$name.p.err" \
-		"$D/$name.p.rc" env ${NATIVE_ENV:-} LD_PRELOAD="${PAIR_PRELOAD:-$PRELOAD}" \
-		VMSPY_QUIET=1 VMSPY_OUT="$REC" ${PAIR_ENV:-} "$@"
-	RC=$(cat "$D/$name.n.rc")
-	PRC=$(cat "$D/$name.p.rc")
-	[ "$RC" = 124 ] && err "$name: timed out natively"
-	[ "$PRC" = 124 ] && err "$name: timed out under the preload (hang?)"
-	[ "$RC" = "$PRC" ] ||
-		err "$name: exit status $RC natively, $PRC under the preload:" \
-			"$(head -3 "$D/$name.p.err")"
-	cmp -s "$D/$name.n.out" "$D/$name.p.out" ||
-		err "$name: stdout differs under the preload:" \
-			"$(diff "$D/$name.n.out" "$D/$name.p.out" | head -5)"
-	if [ -z "$any_stderr" ] && ! cmp -s "$D/$name.n.err" "$D/$name.p.err"; then
-		err "$name: stderr differs under the preload:" \
-			"$(diff "$D/$name.n.err" "$D/$name.p.err" | head -5)"
-	fi
-	[ -n "${NO_REC:-}" ] || [ -d "$REC" ] || err "$name: no recording at $REC"
-}
 
 # recordings NAME: the recording directories NAME.rec and NAME.rec.*
 recordings() {
@@ -942,21 +841,4 @@ if [ ! -f "$PRELOAD" ] || [ ! -x "$VMSPY" ] || [ ! -x "$EX/stress_exact" ]; then
 	echo "reliability.sh: build first (make all examples build/vmspy-asan)"
 	exit 2
 fi
-ALL=$(grep -o '^t_[a-z0-9_]*()' "$0" | tr -d '()')
-for t in $ALL; do
-	if [ $# -gt 0 ]; then
-		want=
-		for p in "$@"; do
-			case $t in *"$p"*) want=1 ;; esac
-		done
-		[ -n "$want" ] || continue
-	fi
-	run_test "$t"
-done
-
-echo "reliability: $npass passed, $nfail failed, $nskip skipped"
-if [ $nfail -gt 0 ]; then
-	echo "reliability: failed: ${FAILED[*]}"
-	exit 1
-fi
-exit 0
+run_all "$@"

@@ -24,20 +24,10 @@
 # `vmspy --help` lists the command.  VMSPY_E2E_STRICT=1 turns such skips
 # into failures.
 set -u
-cd "$(dirname "$0")/../.." || exit 2
-
-ROOT=$(pwd)
-O=${O:-build}
-PRELOAD=$ROOT/$O/libvmspy.so
-VMSPY=$ROOT/$O/vmspy
-VMSPY_ASAN=$ROOT/$O/vmspy-asan
-EX=$ROOT/$O/examples
-E2E=$ROOT/tests/e2e
-DUMP=$E2E/vmsdump.py
-JCHECK=$E2E/jcheck.py
 TIMEOUT=${VMSPY_E2E_TIMEOUT:-60}
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
-export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+SUITE=e2e
+LABEL=
+. "$(dirname "$0")/lib.sh"
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/vmspy-e2e.XXXXXX") || exit 2
 if [ -n "${KEEP:-}" ]; then
@@ -45,121 +35,6 @@ if [ -n "${KEEP:-}" ]; then
 else
 	trap 'rm -rf "$TMP"' EXIT
 fi
-ulimit -c 0 # the crash tests must not leave core files
-
-npass=0
-nfail=0
-nskip=0
-FAILED=()
-
-# ---- reporting ----------------------------------------------------------
-# A test is a function t_<name>.  It calls err (any number of times) or
-# skip; run_test prints one line for it.
-
-err() {
-	T_ERR+="    $*"$'\n'
-}
-
-skip() {
-	T_SKIP=$*
-}
-
-run_test() {
-	local t=$1
-	T_ERR=""
-	T_SKIP=""
-	mkdir -p "$TMP/$t"
-	"$t"
-	if [ -n "$T_ERR" ]; then
-		echo "FAIL ${t#t_}"
-		printf '%s' "$T_ERR"
-		nfail=$((nfail + 1))
-		FAILED+=("${t#t_}")
-	elif [ -n "$T_SKIP" ]; then
-		if [ -n "${VMSPY_E2E_STRICT:-}" ]; then
-			echo "FAIL ${t#t_} (strict: $T_SKIP)"
-			nfail=$((nfail + 1))
-			FAILED+=("${t#t_}")
-		else
-			echo "skip ${t#t_} ($T_SKIP)"
-			nskip=$((nskip + 1))
-		fi
-	else
-		echo "ok   ${t#t_}"
-		npass=$((npass + 1))
-	fi
-}
-
-# ---- helpers ------------------------------------------------------------
-
-# have_cmd NAME [BIN]: the analyzer (or BIN) has the subcommand NAME.
-have_cmd() {
-	local bin=${2:-$VMSPY}
-	[ -x "$bin" ] &&
-		"$bin" --help 2>&1 | grep -Eq "^  $1( |$)"
-}
-
-# run_in DIR OUT ERR RCFILE CMD...: run CMD in DIR under the timeout, with
-# stdout, stderr and the exit status captured.  The subshell absorbs the
-# shell's own "Killed"/"Segmentation fault" notice.
-run_in() {
-	local dir=$1 out=$2 errf=$3 rcf=$4
-	shift 4
-	(
-		cd "$dir" && timeout -k 5 "$TIMEOUT" "$@" >"$out" 2>"$errf"
-		echo $? >"$rcf"
-	) 2>/dev/null
-}
-
-# filter_err FILE...: apply VMSPY_E2E_STDERR_IGNORE to captured stderr.
-filter_err() {
-	[ -n "${VMSPY_E2E_STDERR_IGNORE:-}" ] || return 0
-	local f
-	for f in "$@"; do
-		grep -Ev "$VMSPY_E2E_STDERR_IGNORE" "$f" >"$f.tmp"
-		mv "$f.tmp" "$f"
-	done
-}
-
-# pair NAME [--any-stderr] CMD...: run CMD natively and under the preload
-# (VMSPY_QUIET=1, VMSPY_OUT=$TMP/<test>/NAME.rec, plus any VMSPY_* the
-# caller exported as PAIR_ENV) from the test's directory; the two runs must
-# give the same stdout, the same exit status and (unless --any-stderr) the
-# same stderr.  Sets REC to the recording path and RC to the exit status.
-pair() {
-	local name=$1
-	shift
-	local any_stderr=
-	if [ "${1:-}" = --any-stderr ]; then
-		any_stderr=1
-		shift
-	fi
-	local d=$TMP/$t_name
-	mkdir -p "$d/$name.native" "$d/$name.preload"
-	REC=$d/$name.rec
-	rm -rf "$REC" "$REC".*
-	run_in "$d/$name.native" "$d/$name.n.out" "$d/$name.n.err" \
-		"$d/$name.n.rc" "$@"
-	run_in "$d/$name.preload" "$d/$name.p.out" "$d/$name.p.err" \
-		"$d/$name.p.rc" env LD_PRELOAD="$PRELOAD" VMSPY_QUIET=1 \
-		VMSPY_OUT="$REC" ${PAIR_ENV:-} "$@"
-	filter_err "$d/$name.n.err" "$d/$name.p.err"
-	RC=$(cat "$d/$name.n.rc")
-	local prc
-	prc=$(cat "$d/$name.p.rc")
-	[ "$RC" = 124 ] && err "$name: timed out natively"
-	[ "$prc" = 124 ] && err "$name: timed out under the preload (hang?)"
-	[ "$RC" = "$prc" ] ||
-		err "$name: exit status $RC natively, $prc under the preload"
-	cmp -s "$d/$name.n.out" "$d/$name.p.out" ||
-		err "$name: stdout differs under the preload:" \
-			"$(diff "$d/$name.n.out" "$d/$name.p.out" | head -5)"
-	if [ -z "$any_stderr" ] && ! cmp -s "$d/$name.n.err" "$d/$name.p.err"; then
-		err "$name: stderr differs under the preload:" \
-			"$(diff "$d/$name.n.err" "$d/$name.p.err" | head -5)"
-	fi
-	[ -d "$REC" ] || err "$name: no recording at $REC"
-}
 
 # dump REC: decode REC with vmsdump.py into REC.dump.json (and sizes into
 # REC.sizes.json).  Returns non-zero (after err) if it cannot be read.
@@ -757,23 +632,4 @@ t_demo_script() {
 
 # ---- main ---------------------------------------------------------------
 
-# In the order they are defined.
-ALL=$(grep -o '^t_[a-z0-9_]*()' "$0" | tr -d '()')
-for t in $ALL; do
-	if [ $# -gt 0 ]; then
-		want=
-		for p in "$@"; do
-			case $t in *"$p"*) want=1 ;; esac
-		done
-		[ -n "$want" ] || continue
-	fi
-	t_name=$t
-	run_test "$t"
-done
-
-echo "e2e: $npass passed, $nfail failed, $nskip skipped"
-if [ $nfail -gt 0 ]; then
-	echo "e2e: failed: ${FAILED[*]}"
-	exit 1
-fi
-exit 0
+run_all "$@"

@@ -1,0 +1,167 @@
+# SPDX-License-Identifier: MIT
+#
+# The end-to-end tests' shared frame, sourced by tests/e2e/run.sh and
+# tests/e2e/reliability.sh: paths, reporting (every test is a function
+# t_<name> that calls err or skip), running a program natively and under
+# the preload, and the main loop.
+#
+# The sourcing script sets SUITE (its name in messages), LABEL (prefix of
+# its ok/FAIL/skip lines, may be ""), TIMEOUT, and TMP (its temp directory)
+# before calling run_all; CLEAN_EACH=1 removes each test's directory after
+# it (big recordings).
+
+cd "$(dirname "${BASH_SOURCE[0]}")/../.." || exit 2
+ROOT=$(pwd)
+O=${O:-build}
+case $O in /*) ;; *) O=$ROOT/$O ;; esac
+PRELOAD=$O/libvmspy.so
+VMSPY=$O/vmspy
+VMSPY_ASAN=$O/vmspy-asan
+EX=$O/examples
+E2E=$ROOT/tests/e2e
+DUMP=$E2E/vmsdump.py
+JCHECK=$E2E/jcheck.py
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+ulimit -c 0 # the crash tests must not leave core files
+
+npass=0
+nfail=0
+nskip=0
+FAILED=()
+
+# ---- reporting ------------------------------------------------------------
+
+err() { T_ERR+="    $*"$'\n'; }
+skip() { T_SKIP=$*; }
+note() { T_NOTE+="    ($*)"$'\n'; }
+
+# run_test t_NAME: runs it in its own directory D (also $TMP/$t_name) and
+# prints one line for it, then its notes.
+run_test() {
+	local t=$1
+	T_ERR=""
+	T_SKIP=""
+	T_NOTE=""
+	t_name=$t
+	D=$TMP/$t
+	mkdir -p "$D"
+	"$t"
+	if [ -n "$T_ERR" ]; then
+		echo "FAIL $LABEL${t#t_}"
+		printf '%s' "$T_ERR"
+		nfail=$((nfail + 1))
+		FAILED+=("${t#t_}")
+	elif [ -n "$T_SKIP" ]; then
+		if [ -n "${VMSPY_E2E_STRICT:-}" ]; then
+			echo "FAIL $LABEL${t#t_} (strict: $T_SKIP)"
+			nfail=$((nfail + 1))
+			FAILED+=("${t#t_}")
+		else
+			echo "skip $LABEL${t#t_} ($T_SKIP)"
+			nskip=$((nskip + 1))
+		fi
+	else
+		echo "ok   $LABEL${t#t_}"
+		npass=$((npass + 1))
+	fi
+	printf '%s' "$T_NOTE"
+	if [ -n "${CLEAN_EACH:-}" ] && [ -z "${KEEP:-}" ]; then
+		rm -rf "$D"
+	fi
+}
+
+# run_all [NAME...]: every t_* function of the sourcing script, in the
+# order they are defined (or those whose name contains a NAME); the
+# closing line; exit 1 if any failed.
+run_all() {
+	local t p want
+	for t in $(grep -o '^t_[a-z0-9_]*()' "$0" | tr -d '()'); do
+		if [ $# -gt 0 ]; then
+			want=
+			for p in "$@"; do
+				case $t in *"$p"*) want=1 ;; esac
+			done
+			[ -n "$want" ] || continue
+		fi
+		run_test "$t"
+	done
+	echo "$SUITE: $npass passed, $nfail failed, $nskip skipped"
+	if [ $nfail -gt 0 ]; then
+		echo "$SUITE: failed: ${FAILED[*]}"
+		exit 1
+	fi
+	exit 0
+}
+
+# ---- running programs ---------------------------------------------------------
+
+# have_cmd NAME [BIN]: the analyzer (or BIN) has the subcommand NAME.
+have_cmd() {
+	local bin=${2:-$VMSPY}
+	[ -x "$bin" ] &&
+		"$bin" --help 2>&1 | grep -Eq "^  $1( |$)"
+}
+
+# run_in DIR OUT ERR RCFILE CMD...: run CMD in DIR under the timeout, with
+# stdout, stderr and the exit status captured.  The subshell absorbs the
+# shell's own "Killed"/"Segmentation fault" notice.
+run_in() {
+	local dir=$1 out=$2 errf=$3 rcf=$4
+	shift 4
+	(
+		cd "$dir" && timeout -k 5 "$TIMEOUT" "$@" >"$out" 2>"$errf"
+		echo $? >"$rcf"
+	) 2>/dev/null
+}
+
+# filter_err FILE...: apply VMSPY_E2E_STDERR_IGNORE to captured stderr.
+filter_err() {
+	[ -n "${VMSPY_E2E_STDERR_IGNORE:-}" ] || return 0
+	local f
+	for f in "$@"; do
+		grep -Ev "$VMSPY_E2E_STDERR_IGNORE" "$f" >"$f.tmp"
+		mv "$f.tmp" "$f"
+	done
+}
+
+# pair NAME [--any-stderr] CMD...: run CMD natively and under the preload
+# (VMSPY_QUIET=1, VMSPY_OUT=$D/NAME.rec, plus any VMSPY_* in PAIR_ENV;
+# NATIVE_ENV for both runs; PAIR_PRELOAD instead of libvmspy.so alone) from
+# the test's directory; the two runs must give the same stdout, the same
+# exit status and (unless --any-stderr) the same stderr, and a recording
+# must exist unless NO_REC is set.  Sets REC, RC (native status) and PRC.
+pair() {
+	local name=$1
+	shift
+	local any_stderr=
+	if [ "${1:-}" = --any-stderr ]; then
+		any_stderr=1
+		shift
+	fi
+	mkdir -p "$D/$name.native" "$D/$name.preload"
+	REC=$D/$name.rec
+	rm -rf "$REC" "$REC".*
+	run_in "$D/$name.native" "$D/$name.n.out" "$D/$name.n.err" \
+		"$D/$name.n.rc" env ${NATIVE_ENV:-} "$@"
+	run_in "$D/$name.preload" "$D/$name.p.out" "$D/$name.p.err" \
+		"$D/$name.p.rc" env ${NATIVE_ENV:-} \
+		LD_PRELOAD="${PAIR_PRELOAD:-$PRELOAD}" VMSPY_QUIET=1 \
+		VMSPY_OUT="$REC" ${PAIR_ENV:-} "$@"
+	filter_err "$D/$name.n.err" "$D/$name.p.err"
+	RC=$(cat "$D/$name.n.rc")
+	PRC=$(cat "$D/$name.p.rc")
+	[ "$RC" = 124 ] && err "$name: timed out natively"
+	[ "$PRC" = 124 ] && err "$name: timed out under the preload (hang?)"
+	[ "$RC" = "$PRC" ] ||
+		err "$name: exit status $RC natively, $PRC under the preload:" \
+			"$(head -3 "$D/$name.p.err")"
+	cmp -s "$D/$name.n.out" "$D/$name.p.out" ||
+		err "$name: stdout differs under the preload:" \
+			"$(diff "$D/$name.n.out" "$D/$name.p.out" | head -5)"
+	if [ -z "$any_stderr" ] && ! cmp -s "$D/$name.n.err" "$D/$name.p.err"; then
+		err "$name: stderr differs under the preload:" \
+			"$(diff "$D/$name.n.err" "$D/$name.p.err" | head -5)"
+	fi
+	[ -n "${NO_REC:-}" ] || [ -d "$REC" ] || err "$name: no recording at $REC"
+}
