@@ -165,3 +165,40 @@ pair() {
 	fi
 	[ -n "${NO_REC:-}" ] || [ -d "$REC" ] || err "$name: no recording at $REC"
 }
+
+# ---- reading recordings -------------------------------------------------
+
+# dump REC: vmsdump.py REC into REC.dump.json and REC.sizes.json.
+dump() {
+	local rec=$1
+	if ! python3 "$DUMP" "$rec" >"$rec.dump.json" 2>"$rec.dump.err"; then
+		err "vmsdump cannot read $(basename "$rec"): $(head -1 "$rec.dump.err")"
+		return 1
+	fi
+	python3 "$DUMP" "$rec" --sizes >"$rec.sizes.json" 2>/dev/null
+}
+
+# summary REC [BIN]: `vmspy summary REC --json` into REC.summary.json (or
+# REC.summary-asan.json); non-zero after err on failure or sanitizer report.
+summary() {
+	local rec=$1 bin=${2:-$VMSPY} out=$1.summary.json rc=0
+	[ "$bin" = "$VMSPY_ASAN" ] && out=$1.summary-asan.json
+	timeout "$TIMEOUT" "$bin" summary "$rec" --json >"$out" 2>"$out.err" || rc=$?
+	if [ $rc != 0 ]; then
+		err "$(basename "$bin") summary $(basename "$rec") exited $rc:" \
+			"$(head -3 "$out.err")"
+		return 1
+	fi
+	if grep -Eq 'AddressSanitizer|runtime error|LeakSanitizer' "$out.err"; then
+		err "$(basename "$bin") summary $(basename "$rec"): sanitizer report:" \
+			"$(grep -E 'ERROR|runtime error' "$out.err" | head -3)"
+		return 1
+	fi
+}
+
+# jc FILE LABEL ASSERTION...: tests/e2e/jcheck.py; failures become errors.
+jc() {
+	local file=$1 label=$2 out
+	shift 2
+	out=$(python3 "$JCHECK" "$file" "$@") || err "$label:"$'\n'"$out"
+}

@@ -36,45 +36,8 @@ else
 	trap 'rm -rf "$TMP"' EXIT
 fi
 
-# dump REC: decode REC with vmsdump.py into REC.dump.json (and sizes into
-# REC.sizes.json).  Returns non-zero (after err) if it cannot be read.
-dump() {
-	local rec=$1
-	if ! python3 "$DUMP" "$rec" >"$rec.dump.json" 2>"$rec.dump.err"; then
-		err "vmsdump cannot read $(basename "$rec"): $(head -1 "$rec.dump.err")"
-		return 1
-	fi
-	python3 "$DUMP" "$rec" --sizes >"$rec.sizes.json" 2>/dev/null
-}
 
-# summary REC [BIN]: `vmspy summary REC --json` into REC.summary.json;
-# non-zero (after err) on failure.
-summary() {
-	local rec=$1 bin=${2:-$VMSPY} out=$1.summary.json
-	[ "$bin" = "$VMSPY_ASAN" ] && out=$1.summary-asan.json
-	local rc=0
-	"$bin" summary "$rec" --json >"$out" 2>"$out.err" || rc=$?
-	if [ $rc != 0 ]; then
-		err "$(basename "$bin") summary $(basename "$rec") exited $rc:" \
-			"$(head -3 "$out.err")"
-		return 1
-	fi
-	if grep -Eq 'AddressSanitizer|runtime error|LeakSanitizer' "$out.err"; then
-		err "$(basename "$bin") summary $(basename "$rec"): sanitizer report:" \
-			"$(grep -E 'ERROR|runtime error' "$out.err" | head -3)"
-		return 1
-	fi
-}
 
-# jc FILE LABEL ASSERTION...: jcheck.py; failures become errors.
-jc() {
-	local file=$1 label=$2
-	shift 2
-	local out
-	if ! out=$(python3 "$JCHECK" "$file" "$@"); then
-		err "$label:"$'\n'"$out"
-	fi
-}
 
 # both REC ASSERTION...: the assertions hold for the decoder's view of REC
 # and, when the analyzer has `summary`, for `vmspy summary --json`.
