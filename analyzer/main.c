@@ -62,6 +62,8 @@ static void usage(FILE *f)
 		"analysis:\n"
 		"  DEBUGINFOD_URLS    unset by vmspy unless VMSPY_DEBUGINFOD=1, so\n"
 		"                     symbols never wait on the network\n"
+		"  VMSPY_NO_PROGRESS  no progress line on a terminal (shown when\n"
+		"                     reading a recording takes over a second)\n"
 		"\n"
 		"exit codes:\n"
 		"  0  ok\n"

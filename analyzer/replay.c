@@ -6,8 +6,12 @@
  */
 #include "replay.h"
 
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "util.h"
 
@@ -87,10 +91,60 @@ static bool advance(struct vms_replay *rp, size_t i)
 	return false;
 }
 
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Progress on stderr, when it is a terminal and the replay has run for a
+ * second: how much of the logs has been read.  Checked every 64k events. */
+struct progress {
+	bool on;
+	double start, last;
+	size_t total;
+	bool shown;
+};
+
+static void progress_init(struct progress *p, const struct vms_replay *rp)
+{
+	memset(p, 0, sizeof(*p));
+	p->on = isatty(2) && !getenv("VMSPY_NO_PROGRESS");
+	p->start = p->last = now_s();
+	for (size_t i = 0; i < rp->rec->nr_logs; i++)
+		p->total += rp->rec->logs[i].size;
+}
+
+static void progress_tick(struct progress *p, const struct vms_replay *rp)
+{
+	double t = now_s();
+	if (t - p->start < 1.0 || t - p->last < 0.25)
+		return;
+	size_t done = 0;
+	for (size_t i = 0; i < rp->rec->nr_logs; i++)
+		done += rp->readers[i].pos;
+	fprintf(stderr, "\rvmspy: reading %s: %3.0f%%, %llu events",
+		vms_recording_name(rp->rec),
+		p->total ? 100.0 * (double)done / (double)p->total : 100.0,
+		(unsigned long long)rp->events);
+	p->last = t;
+	p->shown = true;
+}
+
+static void progress_done(const struct progress *p)
+{
+	if (p->shown)
+		fprintf(stderr, "\r\033[K");
+}
+
 int vms_replay_run(struct vms_replay *rp, vms_replay_fn fn, void *ctx)
 {
+	struct progress prog;
+
 	if (rp->ran++)
 		return 0;
+	progress_init(&prog, rp);
 	for (size_t i = 0; i < rp->rec->nr_logs; i++)
 		if (advance(rp, i))
 			rp->heap[rp->heap_len++] = i;
@@ -101,13 +155,18 @@ int vms_replay_run(struct vms_replay *rp, vms_replay_fn fn, void *ctx)
 		int r;
 
 		rp->events++;
+		if (prog.on && !(rp->events & 0xffff))
+			progress_tick(&prog, rp);
 		r = fn(&rp->heads[lane], ctx);
-		if (r)
+		if (r) {
+			progress_done(&prog);
 			return r;
+		}
 		if (!advance(rp, lane))
 			rp->heap[0] = rp->heap[--rp->heap_len];
 		sift_down(rp, 0);
 	}
+	progress_done(&prog);
 	return 0;
 }
 
