@@ -56,41 +56,6 @@ recordings() {
 
 
 
-# record_checks REC: decodes with vmsdump (no address handed out twice
-# without a release, nothing dropped), `vmspy summary` reads it and agrees
-# with the decoder on calls, peaks and live bytes, vmspy-asan prints the
-# same.  Non-zero when the recording cannot be read.
-record_checks() {
-	local rec=$1
-	dump "$rec" || return 1
-	jc "$rec.dump.json" "vmsdump $(basename "$rec")" \
-		'reused_live_addresses == 0' 'dropped == 0'
-	summary "$rec" || return 1
-	local out
-	out=$(python3 - "$rec.dump.json" "$rec.summary.json" <<'EOF'
-import json, sys
-d = json.load(open(sys.argv[1]))
-s = json.load(open(sys.argv[2]))
-bad = []
-for k in ("threads", "clean_exit", "peak_heap_bytes", "peak_mmap_bytes",
-          "total_allocated_bytes", "heap_live_bytes_at_end", "pid"):
-    if k in s and s[k] != d[k]:
-        bad.append("%s: summary %s, vmsdump %s" % (k, s[k], d[k]))
-for api, n in d["calls"].items():
-    if s.get("calls", {}).get(api) != n:
-        bad.append("calls.%s: summary %s, vmsdump %s" %
-                   (api, s.get("calls", {}).get(api), n))
-print("\n".join("    " + b for b in bad))
-sys.exit(1 if bad else 0)
-EOF
-	) || err "summary and vmsdump disagree on $(basename "$rec"):"$'\n'"$out"
-	if [ -x "$VMSPY_ASAN" ] && summary "$rec" "$VMSPY_ASAN"; then
-		# The recording path is the same; nothing else may differ.
-		cmp -s "$rec.summary.json" "$rec.summary-asan.json" ||
-			err "vmspy-asan summary $(basename "$rec") differs from vmspy"
-	fi
-	return 0
-}
 
 # all_readable NAME: record_checks on every recording NAME left; echoes
 # how many there were.

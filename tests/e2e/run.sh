@@ -49,54 +49,7 @@ both() {
 		jc "$rec.summary.json" "vmspy summary $(basename "$rec")" "$@"
 }
 
-# cross REC: `vmspy summary` agrees with the independent decoder on every
-# number both define, and vmspy-asan (when built) prints the same JSON.
-cross() {
-	local rec=$1
-	[ -s "$rec.dump.json" ] && [ -s "$rec.summary.json" ] || return 0
-	local out
-	if ! out=$(python3 - "$rec.dump.json" "$rec.summary.json" <<'EOF'
-import json, sys
-d = json.load(open(sys.argv[1]))
-s = json.load(open(sys.argv[2]))
-bad = []
-for k in ("threads", "clean_exit", "peak_heap_bytes", "peak_mmap_bytes",
-          "total_allocated_bytes", "heap_live_bytes_at_end", "pid"):
-    if k in s and s[k] != d[k]:
-        bad.append("%s: summary %s, vmsdump %s" % (k, s[k], d[k]))
-for api, n in d["calls"].items():
-    if s.get("calls", {}).get(api) != n:
-        bad.append("calls.%s: summary %s, vmsdump %s" %
-                   (api, s.get("calls", {}).get(api), n))
-if s.get("events", 0) < sum(d["calls"].values()):
-    bad.append("events %s < number of calls %d" %
-               (s.get("events"), sum(d["calls"].values())))
-print("\n".join("    " + b for b in bad))
-sys.exit(1 if bad else 0)
-EOF
-	); then
-		err "summary and vmsdump disagree on $(basename "$rec"):"$'\n'"$out"
-	fi
-	if have_cmd summary "$VMSPY_ASAN" && summary "$rec" "$VMSPY_ASAN"; then
-		cmp -s "$rec.summary.json" "$rec.summary-asan.json" ||
-			err "vmspy-asan summary $(basename "$rec") differs from vmspy"
-	fi
-}
 
-# record_checks REC: decode, summarize, cross-check.  Returns non-zero when
-# the recording cannot be read at all.
-record_checks() {
-	local rec=$1
-	dump "$rec" || return 1
-	# An address handed out twice without a release in between means the
-	# recorder missed a free (or a lane lost records).
-	jc "$rec.dump.json" "vmsdump $(basename "$rec")" \
-		'reused_live_addresses == 0' 'dropped == 0'
-	if have_cmd summary; then
-		summary "$rec" && cross "$rec"
-	fi
-	return 0
-}
 
 # ---- the tests ----------------------------------------------------------
 
