@@ -903,27 +903,6 @@ out:
 
 /* ---- roots ---------------------------------------------------------------- */
 
-static int parse_hex(const char **p, const char *end, uint64_t *out)
-{
-	uint64_t v = 0;
-	const char *q = *p;
-	for (; q < end; q++) {
-		unsigned d;
-		if (*q >= '0' && *q <= '9')
-			d = (unsigned)(*q - '0');
-		else if (*q >= 'a' && *q <= 'f')
-			d = (unsigned)(*q - 'a' + 10);
-		else
-			break;
-		v = v << 4 | d;
-	}
-	if (q == *p)
-		return -1;
-	*p = q;
-	*out = v;
-	return 0;
-}
-
 /* /proc/self/maps, read with raw syscalls into our own memory. */
 static int maps_read(struct scan *s)
 {
@@ -961,28 +940,23 @@ static int maps_read(struct scan *s)
 		mem_put(buf);
 		return -1;
 	}
-	const char *p = buf, *end = buf + len;
-	while (p < end) {
-		const char *eol = memchr(p, '\n', (size_t)(end - p));
-		if (!eol)
-			eol = end;
-		uint64_t lo, hi;
-		const char *q = p;
-		if (!parse_hex(&q, eol, &lo) && q < eol && *q++ == '-' &&
-		    !parse_hex(&q, eol, &hi) && eol - q > 2 && hi > lo) {
-			unsigned f = q[1] == 'r' ? VMA_R : 0;
-			if (q[1] == 'r' && q[2] == 'w' && q[4] == 'p')
-				f |= VMA_PRIVATE_W;
-			if (eol - p > 7 && !memcmp(eol - 6, "[heap]", 6))
-				f |= VMA_HEAP;
-			if (eol - p > 8 && !memcmp(eol - 7, "[stack]", 7))
-				f |= VMA_STACK;
-			s->vma[s->nvma].lo = lo;
-			s->vma[s->nvma].hi = hi;
-			s->vma[s->nvma].flags = f;
-			s->nvma++;
-		}
-		p = eol + 1;
+	const char *p = buf;
+	struct vms_maps_entry e;
+	int r;
+	while ((r = vms_maps_next(&p, buf + len, &e)) >= 0) {
+		if (!r)
+			continue;
+		unsigned f = e.perms[0] == 'r' ? VMA_R : 0;
+		if (e.perms[0] == 'r' && e.perms[1] == 'w' && e.perms[3] == 'p')
+			f |= VMA_PRIVATE_W;
+		if (e.path_len == 6 && !memcmp(e.path, "[heap]", 6))
+			f |= VMA_HEAP;
+		if (e.path_len == 7 && !memcmp(e.path, "[stack]", 7))
+			f |= VMA_STACK;
+		s->vma[s->nvma].lo = e.lo;
+		s->vma[s->nvma].hi = e.hi;
+		s->vma[s->nvma].flags = f;
+		s->nvma++;
 	}
 	mem_put(buf);
 	return 0;

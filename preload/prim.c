@@ -288,3 +288,51 @@ int vms_read_number(const char *path, const char *key, uint64_t *out)
 	}
 	return -1;
 }
+
+static int parse_hex(const char **p, const char *end, uint64_t *out)
+{
+	uint64_t v = 0;
+	const char *q = *p;
+	for (; q < end; q++) {
+		unsigned d;
+		if (*q >= '0' && *q <= '9')
+			d = (unsigned)(*q - '0');
+		else if (*q >= 'a' && *q <= 'f')
+			d = (unsigned)(*q - 'a' + 10);
+		else
+			break;
+		v = v << 4 | d;
+	}
+	if (q == *p)
+		return -1;
+	*p = q;
+	*out = v;
+	return 0;
+}
+
+int vms_maps_next(const char **p, const char *end, struct vms_maps_entry *e)
+{
+	const char *line = *p;
+	if (line >= end)
+		return -1;
+	const char *eol = memchr(line, '\n', (size_t)(end - line));
+	if (!eol)
+		eol = end;
+	*p = eol < end ? eol + 1 : end;
+	const char *q = line;
+	/* "lo-hi perms offset dev inode   path" */
+	if (parse_hex(&q, eol, &e->lo) || q >= eol || *q++ != '-' ||
+	    parse_hex(&q, eol, &e->hi) || eol - q < 5 || *q++ != ' ' ||
+	    e->hi <= e->lo)
+		return 0;
+	memcpy(e->perms, q, 4);
+	for (int field = 0; field < 4 && q < eol; field++) {
+		while (q < eol && *q != ' ')
+			q++;
+		while (q < eol && *q == ' ')
+			q++;
+	}
+	e->path = q;
+	e->path_len = (size_t)(eol - q);
+	return 1;
+}

@@ -98,6 +98,20 @@ VMS_HIDDEN void vms_buf_escaped(struct vms_buf *b, const char *s);
 VMS_HIDDEN int vms_read_number(const char *path, const char *key,
 			       uint64_t *out);
 
+/* One line of /proc/self/maps. */
+struct vms_maps_entry {
+	uint64_t lo, hi;
+	char perms[4];       /* "rw-p" */
+	const char *path;    /* after the inode field; path_len 0 if none */
+	size_t path_len;
+};
+
+/* Parses the /proc/self/maps line at [*p, end) and moves *p past it.
+ * Returns 1 for a well-formed line, 0 for a malformed one (skip it), -1 at
+ * the end of the text. */
+VMS_HIDDEN int vms_maps_next(const char **p, const char *end,
+			     struct vms_maps_entry *e);
+
 /* Parses a decimal unsigned integer that must fill the whole string.
  * Returns 0 and *out, or -1. */
 VMS_HIDDEN int vms_parse_u64(const char *s, uint64_t *out);

@@ -158,27 +158,6 @@ static int module_cb(struct dl_phdr_info *info, size_t size, void *data)
 
 /* ---- page residency ---------------------------------------------------- */
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
-static const char *parse_hex(const char *s, uint64_t *out)
-{
-	uint64_t v = 0;
-	int d;
-	while ((d = hexval(*s)) >= 0) {
-		v = v * 16 + (uint64_t)d;
-		s++;
-	}
-	*out = v;
-	return s;
-}
-
 /* Pages of [lo, hi) that are present or swapped, from /proc/self/pagemap,
  * as a "pagemap" line with a bitmap. */
 static void write_residency(struct writer *w, int pm, uint64_t lo,
@@ -253,32 +232,15 @@ static void write_pagemaps(struct writer *w)
 		       (n = vms_sys_read(fd, maps + len, maps_cap - 1 - len)) > 0)
 			len += (size_t)n;
 	}
-	maps[len] = 0;
-	for (char *line = maps; pm >= 0 && line < maps + len;) {
-		char *eol = strchr(line, '\n');
-		if (!eol)
-			break;
-		*eol = 0;
-		uint64_t lo, hi;
-		const char *s = parse_hex(line, &lo);
-		if (*s == '-')
-			s = parse_hex(s + 1, &hi);
-		else
-			hi = lo;
-		/* " rw-p offset dev inode   path" */
-		int rw = s[0] == ' ' && s[1] == 'r' && s[2] == 'w' && s[4] == 'p';
-		const char *path = s;
-		for (int field = 0; field < 5 && *path; field++) {
-			while (*path == ' ')
-				path++;
-			while (*path && *path != ' ')
-				path++;
-		}
-		while (*path == ' ')
-			path++;
-		if (rw && hi > lo && (!*path || !strcmp(path, "[heap]")))
-			write_residency(w, pm, lo, hi, ents, ents_cap);
-		line = eol + 1;
+	struct vms_maps_entry e;
+	const char *at = maps;
+	int r;
+	while (pm >= 0 && (r = vms_maps_next(&at, maps + len, &e)) >= 0) {
+		int rw = r && e.perms[0] == 'r' && e.perms[1] == 'w' &&
+			 e.perms[3] == 'p';
+		if (rw && (!e.path_len || (e.path_len == 6 &&
+					   !memcmp(e.path, "[heap]", 6))))
+			write_residency(w, pm, e.lo, e.hi, ents, ents_cap);
 	}
 	if (fd >= 0)
 		vms_sys_close(fd);
