@@ -130,7 +130,7 @@ static VMS_NOINLINE void sampled_free_tagged(unsigned api, void *p,
 {
 	if (vms_guard_enter()) {
 		int e = errno;
-		vms_record_free(api, vms_seq_next(), p);
+		vms_record_free(api, vms_seq_heap(p), p);
 		errno = e;
 		vms_guard_leave();
 	}
@@ -159,7 +159,7 @@ static void *sampled_realloc(unsigned api, const void *ra, void *old,
 		 * real block (it may grow in place or be moved by mremap),
 		 * then a new tag at the new address.  The old tag is cleared
 		 * first, so freed memory never holds a valid-looking one. */
-		uint64_t seq = vms_seq_next();
+		uint64_t seq = vms_seq_heap(old);
 		void *q = vms_real.realloc(vms_sample_untag(old, off),
 					  n + VMS_SAMPLE_HEADER);
 		int e = errno;
@@ -281,7 +281,7 @@ VMS_EXPORT void free(void *p)
 		return;
 	}
 	int e = errno;
-	vms_record_free(VMS_API_FREE, vms_seq_next(), p);
+	vms_record_free(VMS_API_FREE, vms_seq_heap(p), p);
 	errno = e;
 	vms_real.free(p);
 	vms_guard_leave();
@@ -319,7 +319,7 @@ static void *realloc_common(unsigned api, const void *ra, void *old,
 			       ? vms_real.realloc(old, n)
 			       : vms_real.reallocarray(old, nmemb, size);
 	}
-	uint64_t seq = old ? vms_seq_next() : 0;
+	uint64_t seq = old ? vms_seq_heap(old) : 0;
 	void *p = api == VMS_API_REALLOC ? vms_real.realloc(old, n)
 					 : vms_real.reallocarray(old, nmemb,
 								 size);

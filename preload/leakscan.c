@@ -1331,7 +1331,7 @@ static VMS_NOINLINE int scan_all(uintptr_t sp, pid_t pid)
 	memset(&s, 0, sizeof(s));
 	s.pid = pid;
 	s.tid = vms_sys_gettid();
-	uint64_t seq = vms_seq_next();
+	uint64_t seq = vms_seq_barrier();
 	int rc = -1;
 	if (replay(&s, seq) || maps_read(&s) || sort_blocks(s.blocks, s.n))
 		goto out;

@@ -63,7 +63,7 @@ int vms_lane_create(struct vms_lane *l, const char *dir, uint32_t index,
 	l->chunk_size = chunk_size;
 	l->chunk = NULL;
 	l->disabled = 0;
-	l->prev_seq = l->prev_addr = l->last_time = 0;
+	l->prev_seq = l->prev_addr = l->last_time = l->clock = 0;
 	l->records = 0;
 	int fd = vms_sys_open(path,
 			      O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |

@@ -58,6 +58,7 @@ struct vms_lane {
 	uint64_t chunk_off; /* file offset of the chunk */
 	size_t chunk_size;
 	uint64_t prev_seq;  /* delta state, see format.h */
+	uint64_t clock;     /* the last seq its owners took (recorder.c) */
 	uint64_t prev_addr;
 	uint64_t last_time; /* coarse ns of the last TIME record */
 	uint64_t records;

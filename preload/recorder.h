@@ -79,8 +79,13 @@ VMS_HIDDEN void vms_defer_free(unsigned api, const void *p);
  * unmaps its per-thread cache from a TLS destructor). */
 static inline int vms_from_recorder(const void *ra);
 
-/* The global sequence number for the next event. */
+/* Sequence numbers (recorder.c explains the scheme).  A heap event
+ * (malloc family) takes vms_seq_heap(its address); every other event
+ * vms_seq_next(); a snapshot or the leak scan vms_seq_barrier(), a number
+ * above every one handed out so far. */
+VMS_HIDDEN uint64_t vms_seq_heap(const void *addr);
 VMS_HIDDEN uint64_t vms_seq_next(void);
+VMS_HIDDEN uint64_t vms_seq_barrier(void);
 
 /* ra: the hook's return address (the allocator's caller). */
 VMS_HIDDEN void vms_record_alloc(unsigned api, const void *ra, const void *ptr,
@@ -122,8 +127,7 @@ VMS_HIDDEN void vms_record_create(uint32_t lane, uint32_t stack,
 
 VMS_HIDDEN void vms_record_exit(uint64_t status);
 
-/* The last sequence number handed out, and the events lost so far. */
-VMS_HIDDEN uint64_t vms_seq_current(void);
+/* The events lost so far. */
 VMS_HIDDEN uint64_t vms_dropped_events(void);
 
 /* The lanes created so far: lanes 0..count-1 (some may be unusable: no

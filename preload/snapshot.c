@@ -287,7 +287,7 @@ void vms_take_snapshot(unsigned reason, const char *label)
 	    reason >= VMS_SNAP__COUNT)
 		return;
 	int saved = errno;
-	uint64_t seq = vms_seq_next();
+	uint64_t seq = vms_seq_barrier();
 	uint64_t now = vms_now_ns();
 	uint32_t idx = vms_atomic_add_relaxed(&snap_count, 1);
 	char path[PATH_MAX + 32];

@@ -35,10 +35,17 @@
  * each type below; readers must ignore extra trailing bytes in a body (room
  * for later fields) but reject bodies shorter than the listed fields.
  *
- * Sequence numbers are global to the process (one atomic counter).  An
- * acquisition takes its number after the real call returned, a release before
- * the real call: sorting all records of all logs by seq gives an order in
- * which an address is never handed out twice without a release between.
+ * Sequence numbers are Lamport clocks, not one global counter (the
+ * recorder's seq section in preload/recorder.c has the scheme).  They grow
+ * strictly within a log; across logs a number may repeat, and readers order
+ * records by (seq, log number).  An acquisition takes its number after the
+ * real call returned, a release before the real call, and two events on the
+ * same address draw from the same clock: sorting all records of all logs
+ * that way gives an order in which an address is never handed out twice
+ * without a release between.  Mapping events (mmap family, brk, shm,
+ * threads, dlopen, fork, exit) are totally ordered among themselves, and
+ * every event that starts after one of them sorts after it.  A snapshot's
+ * or the leak scan's seq is above every number handed out before it.
  * Records without a seq (STACK, TIME, SKIP) apply to the records after them
  * in their own log.
  *

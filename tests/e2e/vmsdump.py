@@ -281,7 +281,8 @@ def summarize(rec):
                 A["realloc"], A["reallocarray"]) else None
         if pending is not None:
             realloc_zero += 1
-    events.sort(key=lambda e: (e[0], e[1] != FREE))
+    # the analyzer's order: seq, then lane (numbers repeat across lanes)
+    events.sort(key=lambda e: (e[0], e[2]["_lane"]))
     calls = {n: 0 for n in API}
     calls["realloc"] = realloc_zero
     live = {}
