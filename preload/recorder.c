@@ -24,9 +24,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#define UNW_LOCAL_ONLY
-#include <libunwind.h>
-
 #include "config.h"
 #include "leakscan.h"
 #include "ownmaps.h"
@@ -368,8 +365,9 @@ static uint32_t intern_here(struct vms_lane *l, const uint64_t *frames,
 	return id;
 }
 
-/* Captures the current call stack and interns it in lane l. */
-static uint32_t capture(struct vms_lane *l, const void *ra)
+/* Captures the current call stack and interns it in lane l.  Inlined: one
+ * frame less for the unwinder to walk (stack.h). */
+static inline __attribute__((always_inline)) uint32_t capture(struct vms_lane *l, const void *ra)
 {
 	uint64_t *frames = l->frames;
 	uint32_t n;
