@@ -52,7 +52,7 @@ typedef int (*vms_replay_fn)(const struct vms_event *ev, void *ctx);
 void vms_replay_init(struct vms_replay *rp, struct vms_recording *rec);
 void vms_replay_release(struct vms_replay *rp);
 
-/* Deliver every event of every lane in global seq order (ties: lower lane
+/* Deliver every event of every lane in seq order (ties: lower lane
  * first).  Returns 0 when all lanes were read to their end (damaged ones
  * up to their damage), or the callback's non-zero value.  Runs once. */
 int vms_replay_run(struct vms_replay *rp, vms_replay_fn fn, void *ctx);

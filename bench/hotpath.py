@@ -238,8 +238,9 @@ def perf_profile(churn, ops, lib, vmspy, tmp, c1, c2):
         k2, _ = per_event(c2, r2[1])
         syms2 = merge_stripped(perf_rows(r2[0], "dso,sym", limit="0.02"))
         out.append("One thread vs two (`churn 2 %s`, same profile): nothing shared on the hot "
-                   "path but the global sequence counter (`vms_seq_next`, one atomic fetch-add "
-                   "per event)." % ops)
+                   "path but the sequence clock cell of the event's 1 MiB address granule "
+                   "(`vms_seq_heap`: one compare-and-swap per event, on a cache line that "
+                   "threads working in different arenas do not share)." % ops)
         out.append("")
         out.append(thread_compare(syms, syms2, k, k2))
         out.append("")

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The recorder core (contract in recorder.h): start-up, the recording
- * directory, log lanes per thread, the global sequence counter, event
+ * directory, log lanes per thread, the sequence numbers (Lamport clocks), event
  * encoding, thread and process lifecycle.
  *
  * The vms_record_* functions run inside the host's malloc/mmap hooks with
