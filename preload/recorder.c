@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <link.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/ipc.h>
@@ -1211,6 +1212,25 @@ __attribute__((constructor)) static void vms_init(int argc, char **argv)
 		vms_recorder_init(argc, argv);
 }
 
+/* The EXIT record carries exit()'s argument (or main's return value):
+ * glibc hands it to on_exit handlers.  Ours is registered before ld.so
+ * registers its destructor runner, so it runs after every destructor,
+ * vms_fini included: the EXIT record is written here, last. */
+static int on_exit_ok;
+
+static void record_exit_status(int status, void *arg)
+{
+	(void)arg;
+	if (!vms_active || !*alive || fork_pending)
+		return;
+	int was = vms_tls.guard;
+	vms_tls.guard = 1;
+	vms_barrier();
+	vms_record_exit((uint64_t)(int64_t)status);
+	vms_barrier();
+	vms_tls.guard = was;
+}
+
 void vms_recorder_init(int argc, char **argv)
 {
 	vms_tls.guard = 1;
@@ -1245,6 +1265,7 @@ void vms_recorder_init(int argc, char **argv)
 	vms_self.argc = argc;
 	vms_self.argv = argv;
 	exit_key_ok = pthread_key_create(&exit_key, thread_exit_cb) == 0;
+	on_exit_ok = on_exit(record_exit_status, NULL) == 0;
 	if (start_recording("", 0, argc, argv) == 0) {
 		/* One line from the first process only: its children and
 		 * exec'd images record next to it, quietly. */
@@ -1271,7 +1292,8 @@ __attribute__((destructor)) static void vms_fini(void)
 	vms_take_snapshot(VMS_SNAP_EXIT, NULL);
 	if (vms_config.leak_scan)
 		vms_leak_scan();
-	vms_record_exit(0);
+	if (!on_exit_ok)
+		vms_record_exit(0);
 	/* Recording stays on: libc frees after this (stdio, TLS). */
 	vms_barrier();
 	vms_tls.guard = was;

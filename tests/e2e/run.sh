@@ -448,6 +448,13 @@ ts = [threading.Thread(target=lambda k=k: out.append(sum(range(k * 1000))))
 [t.start() for t in ts]; [t.join() for t in ts]
 print(h, sorted(out), subprocess.run(["true"]).returncode)'
 	real_recordings python
+	# exit()'s argument reaches the EXIT record (an on_exit handler).
+	pair python-exit "$py" -c 'import sys; sys.exit(7)'
+	[ "$RC" = 7 ] || err "python-exit: exit status $RC natively, want 7"
+	if summary "$REC"; then
+		jc "$REC.summary.json" "python-exit summary" 'clean_exit == true' \
+			'exit_status == 7'
+	fi
 	if command -v sqlite3 >/dev/null; then
 		pair sqlite3 sqlite3 :memory: 'create table t(x, y);
 with recursive c(i) as (select 1 union all select i + 1 from c where i < 20000)
