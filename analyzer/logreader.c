@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Record decoding for one log (logreader.h).  The field order of every
- * record type is a table below, transcribed from format.h; the decoder
- * walks it with bounds-checked varint reads.  Nothing here is allowed to
- * trust the file: lengths, ids and api numbers are all checked.
+ * Record decoding for one log (logreader.h).  The heap records (ALLOC,
+ * MALLOC, FREE, FREE_PLAIN: nearly all of a log) have their own decoders;
+ * the field order of every other record type is a table below, transcribed
+ * from format.h, walked with the same bounds-checked varint reads.  Nothing
+ * here is allowed to trust the file: lengths, ids and api numbers are all
+ * checked.
  */
 #include "logreader.h"
 
@@ -14,12 +16,14 @@
 
 #include "util.h"
 
+#define LIKELY(x) __builtin_expect(!!(x), 1)
+#define UNLIKELY(x) __builtin_expect(!!(x), 0)
+
 enum fkind {
 	F_END = 0,
 	F_SEQ,   /* seq = prev_seq + varint */
 	F_API,   /* api, checked against the record type */
 	F_STACK, /* lane-local stack id, must be defined */
-	F_DADDR, /* addr = prev_addr + unzigzag(varint) */
 	F_U64,   /* absolute unsigned */
 	F_INT,   /* a C int or long: 32- or 64-bit two's complement */
 	F_STR,   /* string: str, str_len */
@@ -33,15 +37,13 @@ struct field {
 #define SEQ { F_SEQ, 0 }
 #define API { F_API, 0 }
 #define STK { F_STACK, 0 }
-#define DADDR { F_DADDR, 0 }
 #define U(m) { F_U64, offsetof(struct vms_event, m) }
 #define I(m) { F_INT, offsetof(struct vms_event, m) }
 #define STR { F_STR, 0 }
 #define MAX_FIELDS 16
 
+/* ALLOC, MALLOC, FREE and FREE_PLAIN: decode_heap(). */
 static const struct field layouts[VMS_REC__COUNT][MAX_FIELDS] = {
-	[VMS_REC_ALLOC] = { SEQ, API, STK, DADDR, U(size), U(align) },
-	[VMS_REC_FREE] = { SEQ, API, DADDR },
 	[VMS_REC_MMAP] = { SEQ, API, STK, U(addr), U(len), U(prot), U(flags),
 			   I(fd), U(file_offset), U(dev), U(ino), STR,
 			   U(old_addr), U(old_len) },
@@ -86,7 +88,8 @@ static const char *const type_names[VMS_REC__COUNT] = {
 	"NONE", "SKIP", "STACK", "TIME", "ALLOC", "FREE", "MMAP", "MUNMAP",
 	"MPROTECT", "MADVISE", "BRK", "SHM_OPEN", "SHM_UNLINK", "SHMGET",
 	"SHMAT", "SHMDT", "THREAD_BEGIN", "THREAD_END", "DLOPEN", "DLCLOSE",
-	"FORK", "SNAPSHOT", "EXIT", "DISABLED", "CREATE",
+	"FORK", "SNAPSHOT", "EXIT", "DISABLED", "CREATE", "MALLOC",
+	"FREE_PLAIN",
 };
 
 const char *vms_rec_type_name(unsigned type)
@@ -205,22 +208,134 @@ static int read_stack(struct vms_logreader *r, const uint8_t *p,
 	return 0;
 }
 
-/* memset(ev, 0, sizeof(*ev)), but with plain vector stores: GCC turns a
- * 400-byte memset into "rep stos", whose start-up cost was a fifth of the
+/* Zeroes the fields of *ev after old_addr, unless this reader knows they
+ * are zero already.  memset with plain vector stores: GCC turns a large
+ * memset into "rep stos", whose start-up cost was a fifth of the
  * analyzer's time per event. */
-static inline void clear_event(struct vms_event *ev)
+static inline void clear_rest(struct vms_logreader *r, struct vms_event *ev)
 {
 	typedef uint64_t v4 __attribute__((vector_size(32), aligned(8)));
-	v4 *w = (v4 *)(void *)ev;
+	const size_t from = offsetof(struct vms_event, old_len);
+	const size_t n = sizeof(*ev) - from;
+	char *base = (char *)ev + from;
 	size_t i;
-	for (i = 0; i < sizeof(*ev) / sizeof(v4); i++) {
-		w[i] = (v4){ 0, 0, 0, 0 };
+
+	if (r->clean == ev && !ev->rest_set)
+		return;
+	for (i = 0; i + sizeof(v4) <= n; i += sizeof(v4)) {
+		*(v4 *)(void *)(base + i) = (v4){ 0, 0, 0, 0 };
 		/* keeps GCC from turning the loop back into a memset */
 		__asm__("" ::: "memory");
 	}
-	memset((char *)ev + i * sizeof(v4), 0, sizeof(*ev) - i * sizeof(v4));
+	memset(base + i, 0, n - i);
+	ev->rest_set = false;
+	r->clean = ev;
 }
 
+/* The fields of the first part of struct vms_event, all of them. */
+static inline void set_head(struct vms_logreader *r, struct vms_event *ev,
+			    unsigned type, enum vms_api api, size_t at)
+{
+	ev->type = type;
+	ev->api = api;
+	ev->lane = r->log->lane;
+	ev->stack = 0;
+	ev->gstack = 0;
+	ev->seq = r->seq;
+	ev->tid = r->tid;
+	ev->time_ns = r->time_ns;
+	ev->offset = at;
+	ev->addr = 0;
+	ev->size = 0;
+	ev->align = 0;
+	ev->old_addr = 0;
+}
+
+static int short_body(struct vms_logreader *r, unsigned type, size_t at,
+		      size_t len)
+{
+	return corrupt(r, at, "%s body too short (%zu bytes)",
+		       type_names[type], len);
+}
+
+/* One varint of the body [*q, end) into v, or a "body too short" error. */
+#define GET(v)                                                          \
+	do {                                                            \
+		if (UNLIKELY(vms_varint_get(&q, end, &(v))))        \
+			return short_body(r, type, at, (size_t)(end - body)); \
+	} while (0)
+
+/* ALLOC, MALLOC, FREE, FREE_PLAIN: the records nearly every event is, with
+ * the fields of each written out.  Returns 0 or -1 (corrupt). */
+static inline int decode_heap(struct vms_logreader *r, unsigned type,
+			      const uint8_t *body, const uint8_t *end,
+			      size_t at, struct vms_event *ev)
+{
+	const uint8_t *q = body;
+	uint64_t dseq, api, stack = 0, daddr, size = 0, align = 0, old = 0;
+
+	GET(dseq);
+	switch (type) {
+	case VMS_REC_MALLOC:
+		api = VMS_API_MALLOC;
+		GET(stack);
+		GET(daddr);
+		GET(size);
+		break;
+	case VMS_REC_FREE_PLAIN:
+		api = VMS_API_FREE;
+		GET(daddr);
+		break;
+	case VMS_REC_FREE:
+		GET(api);
+		GET(daddr);
+		break;
+	default: /* VMS_REC_ALLOC */
+		GET(api);
+		GET(stack);
+		GET(daddr);
+		GET(size);
+		GET(align);
+		if (api == VMS_API_REALLOC || api == VMS_API_REALLOCARRAY)
+			GET(old);
+		break;
+	}
+	if (UNLIKELY(r->seq + dseq < r->seq))
+		return corrupt(r, at, "sequence number goes backwards");
+	if (type == VMS_REC_ALLOC || type == VMS_REC_FREE) {
+		if (!api_fits(type, api))
+			return corrupt(r, at, "api %llu not valid in a %s record",
+				       (unsigned long long)api,
+				       type_names[type]);
+	}
+	if (stack && (stack >= r->nr_ids || !r->ids[stack]))
+		return corrupt(r, at, "%s uses undefined stack id %llu",
+			       type_names[type], (unsigned long long)stack);
+	/* Trailing bytes are room for later fields: ignored. */
+	r->seq += dseq;
+	r->addr += (uint64_t)vms_unzigzag(daddr);
+	clear_rest(r, ev);
+	set_head(r, ev,
+		 type == VMS_REC_MALLOC || type == VMS_REC_ALLOC
+			 ? VMS_REC_ALLOC
+			 : VMS_REC_FREE,
+		 (enum vms_api)api, at);
+	ev->addr = r->addr;
+	if (stack) {
+		ev->stack = (uint32_t)stack;
+		ev->gstack = r->ids[stack];
+	}
+	ev->size = size;
+	ev->align = align;
+	if (type == VMS_REC_ALLOC &&
+	    (api == VMS_API_REALLOC || api == VMS_API_REALLOCARRAY))
+		ev->old_addr = r->addr + (uint64_t)vms_unzigzag(old);
+	return 0;
+}
+
+#undef GET
+
+/* Every other event type, by its table. */
 static int decode(struct vms_logreader *r, unsigned type, const uint8_t *p,
 		  const uint8_t *end, size_t at, struct vms_event *ev)
 {
@@ -229,11 +344,10 @@ static int decode(struct vms_logreader *r, unsigned type, const uint8_t *p,
 	const uint8_t *start = p;
 	uint64_t v;
 
-	clear_event(ev);
-	ev->type = type;
-	ev->api = implied_api[type] ? implied_api[type] : VMS_API__COUNT;
-	ev->lane = r->log->lane;
-	ev->offset = at;
+	clear_rest(r, ev);
+	set_head(r, ev, type,
+		 implied_api[type] ? implied_api[type] : VMS_API__COUNT, at);
+	ev->rest_set = true;
 	for (; f->kind != F_END; f++) {
 		if (f->kind == F_STR) {
 			if (vms_string_get(&p, end, &ev->str, &ev->str_len))
@@ -265,10 +379,6 @@ static int decode(struct vms_logreader *r, unsigned type, const uint8_t *p,
 			ev->stack = (uint32_t)v;
 			ev->gstack = v ? r->ids[v] : 0;
 			break;
-		case F_DADDR:
-			r->addr += (uint64_t)vms_unzigzag(v);
-			ev->addr = r->addr;
-			break;
 		case F_U64:
 			memcpy((char *)ev + f->off, &v, sizeof(v));
 			break;
@@ -278,11 +388,6 @@ static int decode(struct vms_logreader *r, unsigned type, const uint8_t *p,
 			break;
 		}
 		}
-	}
-	if (type == VMS_REC_ALLOC && (ev->api == VMS_API_REALLOC ||
-				      ev->api == VMS_API_REALLOCARRAY)) {
-		if (vms_varint_get(&p, end, &ev->old_addr))
-			goto short_body;
 	}
 	/* DLOPEN's module fields came later: optional, all or none. */
 	if (type == VMS_REC_DLOPEN && p < end) {
@@ -295,8 +400,8 @@ static int decode(struct vms_logreader *r, unsigned type, const uint8_t *p,
 	/* Trailing bytes are room for later fields: ignored. */
 	if (type == VMS_REC_THREAD_BEGIN)
 		r->tid = ev->tid;
-	ev->tid = type == VMS_REC_THREAD_END ? ev->tid : r->tid;
-	ev->time_ns = r->time_ns;
+	if (type != VMS_REC_THREAD_END)
+		ev->tid = r->tid;
 	return 0;
 short_body:
 	return corrupt(r, at, "%s body too short (%zu bytes)", tn,
@@ -321,51 +426,65 @@ static void trim(struct vms_logreader *r)
 int vms_logreader_next(struct vms_logreader *r, struct vms_event *ev)
 {
 	const struct vms_logfile *log = r->log;
+	const uint8_t *fend = log->data + log->size;
 
 	trim(r);
 
 	while (!r->done) {
-		size_t at = r->pos, body, len;
-		const uint8_t *p, *end;
-		uint32_t word;
-		unsigned type;
+		size_t at = r->pos;
+		const uint8_t *q, *end;
+		uint64_t len;
+		unsigned h, type;
 
-		if (log->size < 4 || at > log->size - 4) {
+		if (at >= log->size) {
 			r->done = true;
 			break;
 		}
-		memcpy(&word, log->data + at, 4);
-		word = le32toh(word);
-		if (!word) {
-			r->done = true;
-			break;
+		q = log->data + at;
+		h = *q++;
+		if (LIKELY(h & VMS_REC_COMPACT)) {
+			type = vms_rec_compact_types[VMS_REC_COMPACT_CODE(h)];
+			len = VMS_REC_COMPACT_LEN(h);
+		} else {
+			if (!h) {
+				r->done = true;
+				break;
+			}
+			type = h;
+			if (vms_varint_get(&q, fend, &len))
+				return corrupt(r, at, "record length past end "
+					       "of file");
 		}
-		type = VMS_REC_TYPE(word);
-		len = VMS_REC_LEN(word);
-		body = at + 4;
-		if (len > log->size - body)
-			return corrupt(r, at, "record length %zu past end of "
-				       "file", len);
-		if (type == VMS_REC_NONE || type >= VMS_REC__COUNT)
+		if (len > (uint64_t)(fend - q))
+			return corrupt(r, at, "record length %llu past end of "
+				       "file", (unsigned long long)len);
+		if (type >= VMS_REC__COUNT)
 			return corrupt(r, at, "unknown record type %u", type);
-		p = log->data + body;
-		end = p + len;
-		/* Padding to 4 bytes may be missing at the very end. */
-		r->pos = body + len + (VMS_ALIGN4(len) - len);
+		end = q + len;
+		r->pos = (size_t)(end - log->data);
 		switch (type) {
+		case VMS_REC_MALLOC:
+		case VMS_REC_FREE_PLAIN:
+		case VMS_REC_ALLOC:
+		case VMS_REC_FREE:
+			if (decode_heap(r, type, q, end, at, ev))
+				return -1;
+			break;
 		case VMS_REC_SKIP:
 			continue;
 		case VMS_REC_TIME:
-			if (vms_varint_get(&p, end, &r->time_ns))
+			if (vms_varint_get(&q, end, &r->time_ns))
 				return corrupt(r, at, "TIME body too short");
 			continue;
 		case VMS_REC_STACK:
-			if (read_stack(r, p, end, at))
+			if (read_stack(r, q, end, at))
 				return -1;
 			continue;
+		default:
+			if (decode(r, type, q, end, at, ev))
+				return -1;
+			break;
 		}
-		if (decode(r, type, p, end, at, ev))
-			return -1;
 		r->events++;
 		return 1;
 	}
