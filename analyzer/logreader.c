@@ -251,28 +251,31 @@ static inline void set_head(struct vms_logreader *r, struct vms_event *ev,
 	ev->old_addr = 0;
 }
 
-static int short_body(struct vms_logreader *r, unsigned type, size_t at,
-		      size_t len)
+static __attribute__((noinline, cold)) int
+short_body(struct vms_logreader *r, unsigned type, size_t at, size_t len)
 {
 	return corrupt(r, at, "%s body too short (%zu bytes)",
 		       type_names[type], len);
 }
 
-/* One varint of the body [*q, end) into v, or a "body too short" error. */
+/* One varint of the body into v, or a "body too short" error. */
 #define GET(v)                                                          \
 	do {                                                            \
-		if (UNLIKELY(vms_varint_get(&q, end, &(v))))        \
+		if (UNLIKELY(vms_varint_get_in(&q, end, lim, &(v))))    \
 			return short_body(r, type, at, (size_t)(end - body)); \
 	} while (0)
 
 /* ALLOC, MALLOC, FREE, FREE_PLAIN: the records nearly every event is, with
- * the fields of each written out.  Returns 0 or -1 (corrupt). */
-static inline int decode_heap(struct vms_logreader *r, unsigned type,
-			      const uint8_t *body, const uint8_t *end,
-			      size_t at, struct vms_event *ev)
+ * the fields of each written out; inlined once per type.  Returns 0 or -1
+ * (corrupt). */
+static inline __attribute__((always_inline)) int
+decode_heap(struct vms_logreader *r, unsigned type, const uint8_t *body,
+	    const uint8_t *end, const uint8_t *lim, size_t at,
+	    struct vms_event *ev)
 {
 	const uint8_t *q = body;
 	uint64_t dseq, api, stack = 0, daddr, size = 0, align = 0, old = 0;
+	bool is_realloc = false;
 
 	GET(dseq);
 	switch (type) {
@@ -289,6 +292,8 @@ static inline int decode_heap(struct vms_logreader *r, unsigned type,
 	case VMS_REC_FREE:
 		GET(api);
 		GET(daddr);
+		if (UNLIKELY(!api_fits(type, api)))
+			goto bad_api;
 		break;
 	default: /* VMS_REC_ALLOC */
 		GET(api);
@@ -296,22 +301,20 @@ static inline int decode_heap(struct vms_logreader *r, unsigned type,
 		GET(daddr);
 		GET(size);
 		GET(align);
-		if (api == VMS_API_REALLOC || api == VMS_API_REALLOCARRAY)
+		if (UNLIKELY(!api_fits(type, api)))
+			goto bad_api;
+		is_realloc = api == VMS_API_REALLOC ||
+			     api == VMS_API_REALLOCARRAY;
+		if (is_realloc)
 			GET(old);
 		break;
 	}
+	/* Trailing bytes are room for later fields: ignored. */
 	if (UNLIKELY(r->seq + dseq < r->seq))
 		return corrupt(r, at, "sequence number goes backwards");
-	if (type == VMS_REC_ALLOC || type == VMS_REC_FREE) {
-		if (!api_fits(type, api))
-			return corrupt(r, at, "api %llu not valid in a %s record",
-				       (unsigned long long)api,
-				       type_names[type]);
-	}
-	if (stack && (stack >= r->nr_ids || !r->ids[stack]))
+	if (stack && UNLIKELY(stack >= r->nr_ids || !r->ids[stack]))
 		return corrupt(r, at, "%s uses undefined stack id %llu",
 			       type_names[type], (unsigned long long)stack);
-	/* Trailing bytes are room for later fields: ignored. */
 	r->seq += dseq;
 	r->addr += (uint64_t)vms_unzigzag(daddr);
 	clear_rest(r, ev);
@@ -327,10 +330,12 @@ static inline int decode_heap(struct vms_logreader *r, unsigned type,
 	}
 	ev->size = size;
 	ev->align = align;
-	if (type == VMS_REC_ALLOC &&
-	    (api == VMS_API_REALLOC || api == VMS_API_REALLOCARRAY))
+	if (is_realloc)
 		ev->old_addr = r->addr + (uint64_t)vms_unzigzag(old);
 	return 0;
+bad_api:
+	return corrupt(r, at, "api %llu not valid in a %s record",
+		       (unsigned long long)api, type_names[type]);
 }
 
 #undef GET
@@ -423,70 +428,109 @@ static void trim(struct vms_logreader *r)
 	}
 }
 
+/* A record with a full header, at r->pos (the slow path of
+ * vms_logreader_next): 1 for an event in *ev, 0 for a record that is none
+ * (SKIP, TIME, STACK), 2 at the end of the log, -1 when corrupt. */
+static int next_full(struct vms_logreader *r, struct vms_event *ev)
+{
+	const struct vms_logfile *log = r->log;
+	const uint8_t *lim = log->data + log->size;
+	size_t at = r->pos;
+	const uint8_t *q = log->data + at, *end;
+	unsigned type = *q++;
+	uint64_t len;
+
+	if (!type)
+		return 2;
+	if (vms_varint_get(&q, lim, &len))
+		return corrupt(r, at, "record length past end of file");
+	if (len > (uint64_t)(lim - q))
+		return corrupt(r, at, "record length %llu past end of file",
+			       (unsigned long long)len);
+	if (type >= VMS_REC__COUNT)
+		return corrupt(r, at, "unknown record type %u", type);
+	end = q + len;
+	r->pos = (size_t)(end - log->data);
+	switch (type) {
+	case VMS_REC_MALLOC:
+		return decode_heap(r, VMS_REC_MALLOC, q, end, lim, at, ev) ?: 1;
+	case VMS_REC_FREE_PLAIN:
+		return decode_heap(r, VMS_REC_FREE_PLAIN, q, end, lim, at,
+				   ev) ?: 1;
+	case VMS_REC_ALLOC:
+		return decode_heap(r, VMS_REC_ALLOC, q, end, lim, at, ev) ?: 1;
+	case VMS_REC_FREE:
+		return decode_heap(r, VMS_REC_FREE, q, end, lim, at, ev) ?: 1;
+	case VMS_REC_SKIP:
+		return 0;
+	case VMS_REC_TIME:
+		if (vms_varint_get(&q, end, &r->time_ns))
+			return corrupt(r, at, "TIME body too short");
+		return 0;
+	case VMS_REC_STACK:
+		return read_stack(r, q, end, at);
+	default:
+		return decode(r, type, q, end, at, ev) ?: 1;
+	}
+}
+
 int vms_logreader_next(struct vms_logreader *r, struct vms_event *ev)
 {
 	const struct vms_logfile *log = r->log;
-	const uint8_t *fend = log->data + log->size;
+	const uint8_t *lim = log->data + log->size;
 
 	trim(r);
 
 	while (!r->done) {
 		size_t at = r->pos;
-		const uint8_t *q, *end;
-		uint64_t len;
-		unsigned h, type;
+		const uint8_t *q;
+		unsigned h, len;
+		int ret;
 
-		if (at >= log->size) {
-			r->done = true;
+		if (UNLIKELY(at >= log->size))
 			break;
-		}
 		q = log->data + at;
 		h = *q++;
-		if (LIKELY(h & VMS_REC_COMPACT)) {
-			type = vms_rec_compact_types[VMS_REC_COMPACT_CODE(h)];
-			len = VMS_REC_COMPACT_LEN(h);
-		} else {
-			if (!h) {
-				r->done = true;
+		if (UNLIKELY(!(h & VMS_REC_COMPACT))) {
+			ret = next_full(r, ev);
+			if (ret == 2)
 				break;
-			}
-			type = h;
-			if (vms_varint_get(&q, fend, &len))
-				return corrupt(r, at, "record length past end "
-					       "of file");
+			if (ret < 0)
+				return -1;
+			if (!ret)
+				continue;
+			r->events++;
+			return 1;
 		}
-		if (len > (uint64_t)(fend - q))
-			return corrupt(r, at, "record length %llu past end of "
-				       "file", (unsigned long long)len);
-		if (type >= VMS_REC__COUNT)
-			return corrupt(r, at, "unknown record type %u", type);
-		end = q + len;
-		r->pos = (size_t)(end - log->data);
-		switch (type) {
-		case VMS_REC_MALLOC:
-		case VMS_REC_FREE_PLAIN:
-		case VMS_REC_ALLOC:
-		case VMS_REC_FREE:
-			if (decode_heap(r, type, q, end, at, ev))
-				return -1;
+		/* A compact header: one of the four heap records. */
+		len = VMS_REC_COMPACT_LEN(h);
+		if (UNLIKELY(len > (size_t)(lim - q)))
+			return corrupt(r, at, "record length %u past end of "
+				       "file", len);
+		r->pos = at + 1 + len;
+		switch (VMS_REC_COMPACT_CODE(h)) {
+		case 0:
+			ret = decode_heap(r, VMS_REC_MALLOC, q, q + len, lim, at,
+					  ev);
 			break;
-		case VMS_REC_SKIP:
-			continue;
-		case VMS_REC_TIME:
-			if (vms_varint_get(&q, end, &r->time_ns))
-				return corrupt(r, at, "TIME body too short");
-			continue;
-		case VMS_REC_STACK:
-			if (read_stack(r, q, end, at))
-				return -1;
-			continue;
+		case 1:
+			ret = decode_heap(r, VMS_REC_FREE_PLAIN, q, q + len, lim,
+					  at, ev);
+			break;
+		case 2:
+			ret = decode_heap(r, VMS_REC_ALLOC, q, q + len, lim, at,
+					  ev);
+			break;
 		default:
-			if (decode(r, type, q, end, at, ev))
-				return -1;
+			ret = decode_heap(r, VMS_REC_FREE, q, q + len, lim, at,
+					  ev);
 			break;
 		}
+		if (UNLIKELY(ret))
+			return -1;
 		r->events++;
 		return 1;
 	}
+	r->done = true;
 	return r->error ? -1 : 0;
 }

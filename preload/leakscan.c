@@ -734,6 +734,13 @@ static void live_del(struct live *t, uint64_t addr)
 	t->count--;
 }
 
+/* One varint of the record body [q, end) into v, else the lane ends. */
+#define GET(v)                                                     \
+	do {                                                       \
+		if (vms_varint_get_in(&q, end, fend, &(v)))        \
+			goto out;                                  \
+	} while (0)
+
 /* Advances c to its next allocation (ALLOC, MALLOC) or release (FREE,
  * FREE_PLAIN) with seq <= limit.  Returns 0, or -1 at the end of the lane
  * (a zero header byte, a truncated or unknown record, or the first record
@@ -741,6 +748,7 @@ static void live_del(struct live *t, uint64_t addr)
 static int cursor_next(struct scan *s, struct cursor *c, uint64_t limit)
 {
 	const uint8_t *p = c->p, *fend = c->end;
+	uint64_t daddr, unused;
 	cursor_trim(c);
 	while (p < fend) {
 		/* Pairs with the writer's release store of the header byte:
@@ -749,14 +757,12 @@ static int cursor_next(struct scan *s, struct cursor *c, uint64_t limit)
 		const uint8_t *q = p + 1, *end;
 		unsigned type;
 		uint64_t len, d, v[7];
-		if (!h)
-			break;
 		if (h & VMS_REC_COMPACT) {
 			type = vms_rec_compact_types[VMS_REC_COMPACT_CODE(h)];
 			len = VMS_REC_COMPACT_LEN(h);
 		} else {
 			type = h;
-			if (vms_varint_get(&q, fend, &len))
+			if (!h || vms_varint_get(&q, fend, &len))
 				break;
 		}
 		if (len > (uint64_t)(fend - q))
@@ -766,40 +772,33 @@ static int cursor_next(struct scan *s, struct cursor *c, uint64_t limit)
 		if (type == VMS_REC_SKIP || type == VMS_REC_STACK ||
 		    type == VMS_REC_TIME || type == VMS_REC_SNAPSHOT)
 			continue;
-		if (type >= VMS_REC__COUNT || vms_varint_get(&q, end, &d))
+		if (type >= VMS_REC__COUNT)
 			break;
+		GET(d);
 		c->seq += d;
 		if (c->seq > limit)
 			break;
 		switch (type) {
 		case VMS_REC_MALLOC: /* stack, addr, size */
-			if (vms_varint_get(&q, end, &v[0]) ||
-			    vms_varint_get(&q, end, &v[1]) ||
-			    vms_varint_get(&q, end, &v[2]))
-				goto out;
-			c->addr += (uint64_t)vms_unzigzag(v[1]);
-			c->ev_size = v[2];
-			c->ev_free = 0;
-			goto event;
-		case VMS_REC_ALLOC: /* api, stack, addr, size */
-			for (int k = 0; k < 4; k++)
-				if (vms_varint_get(&q, end, &v[k]))
-					goto out;
-			c->addr += (uint64_t)vms_unzigzag(v[2]);
-			c->ev_size = v[3];
+			GET(unused);
+			GET(daddr);
+			GET(c->ev_size);
 			c->ev_free = 0;
 			goto event;
 		case VMS_REC_FREE_PLAIN: /* addr */
-			if (vms_varint_get(&q, end, &v[0]))
-				goto out;
-			c->addr += (uint64_t)vms_unzigzag(v[0]);
+			GET(daddr);
 			c->ev_free = 1;
 			goto event;
+		case VMS_REC_ALLOC: /* api, stack, addr, size */
+			GET(unused);
+			GET(unused);
+			GET(daddr);
+			GET(c->ev_size);
+			c->ev_free = 0;
+			goto event;
 		case VMS_REC_FREE: /* api, addr */
-			if (vms_varint_get(&q, end, &v[0]) ||
-			    vms_varint_get(&q, end, &v[1]))
-				goto out;
-			c->addr += (uint64_t)vms_unzigzag(v[1]);
+			GET(unused);
+			GET(daddr);
 			c->ev_free = 1;
 			goto event;
 		case VMS_REC_THREAD_BEGIN: {
@@ -820,10 +819,13 @@ out:
 	return -1;
 event:
 	c->p = p;
+	c->addr += (uint64_t)vms_unzigzag(daddr);
 	c->ev_seq = c->seq;
 	c->ev_addr = c->addr;
 	return 0;
 }
+
+#undef GET
 
 static int cursor_open(struct cursor *c, const struct vms_lane *l)
 {

@@ -377,6 +377,39 @@ static inline int vms_varint_get(const uint8_t **p, const uint8_t *end,
 	return -1;
 }
 
+/* vms_varint_get for a varint that must end before end, when the memory
+ * up to lim (lim >= end) may be read: with ten bytes readable it decodes
+ * without a bounds check per byte, then checks the end once.  For the
+ * fields of a record body: end = the body's end, lim = the file's. */
+static inline __attribute__((always_inline)) int
+vms_varint_get_in(const uint8_t **p, const uint8_t *end, const uint8_t *lim,
+		  uint64_t *out)
+{
+	const uint8_t *q = *p;
+	uint64_t v;
+
+	if (__builtin_expect(q < end && q[0] < 0x80, 1)) {
+		*out = q[0];
+		*p = q + 1;
+		return 0;
+	}
+	if (lim - q < VMS_VARINT_MAX)
+		return vms_varint_get(p, end, out);
+	v = q[0] & 0x7f;
+	for (unsigned i = 1; i < VMS_VARINT_MAX; i++) {
+		uint64_t b = q[i];
+		v |= (b & 0x7f) << (7 * i);
+		if (!(b & 0x80)) {
+			if ((i == VMS_VARINT_MAX - 1 && b > 1) || q + i >= end)
+				return -1;
+			*out = v;
+			*p = q + i + 1;
+			return 0;
+		}
+	}
+	return -1;
+}
+
 static inline uint64_t vms_zigzag(int64_t v)
 {
 	return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
