@@ -443,7 +443,9 @@ static int next_full(struct vms_logreader *r, struct vms_event *ev)
 	if (!type)
 		return 2;
 	if (vms_varint_get(&q, lim, &len))
-		return corrupt(r, at, "record length past end of file");
+		return corrupt(r, at, lim - q < VMS_VARINT_MAX
+					      ? "record length past end of file"
+					      : "record length over 64 bits");
 	if (len > (uint64_t)(lim - q))
 		return corrupt(r, at, "record length %llu past end of file",
 			       (unsigned long long)len);
@@ -477,19 +479,20 @@ static int next_full(struct vms_logreader *r, struct vms_event *ev)
 int vms_logreader_next(struct vms_logreader *r, struct vms_event *ev)
 {
 	const struct vms_logfile *log = r->log;
-	const uint8_t *lim = log->data + log->size;
 
 	trim(r);
 
 	while (!r->done) {
 		size_t at = r->pos;
-		const uint8_t *q;
+		const uint8_t *q, *lim;
 		unsigned h, len;
 		int ret;
 
+		/* (data is NULL for an empty file) */
 		if (UNLIKELY(at >= log->size))
 			break;
 		q = log->data + at;
+		lim = log->data + log->size;
 		h = *q++;
 		if (UNLIKELY(!(h & VMS_REC_COMPACT))) {
 			ret = next_full(r, ev);

@@ -116,8 +116,8 @@ static inline uint8_t *vms_lane_reserve(struct vms_lane *l, unsigned type,
 }
 
 /* Publishes the record whose body (len bytes) was written at body, the
- * pointer vms_lane_reserve returned: the length (a full header) or a
- * compact header first, then the header byte with a release store. */
+ * pointer vms_lane_reserve returned: a full header's length first, then
+ * the header byte (a compact one holds the length) with a release store. */
 static inline void vms_lane_commit(struct vms_lane *l, unsigned type,
 				   uint8_t *body, size_t len)
 {
