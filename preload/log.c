@@ -146,7 +146,7 @@ void vms_lane_disable(struct vms_lane *l, uint64_t seq, int err)
 {
 	if (l->disabled || !l->chunk)
 		return;
-	/* The tail reserve guarantees room for this record (3 + 20 bytes). */
+	/* The tail reserve guarantees room for this record (2 + 20 bytes). */
 	uint8_t *p = l->chunk + l->pos +
 		     vms_lane_head_room(VMS_REC_DISABLED, 2 * VMS_VARINT_MAX);
 	size_t n = 0;
