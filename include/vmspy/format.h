@@ -44,8 +44,8 @@
  * readable prefix is exactly the records published before it died: a
  * record in flight has a zero header byte, whatever part of its body is
  * already written behind it.  Records never span chunks: a VMS_REC_SKIP
- * record (any header; its body is ignored) fills the tail of a chunk that
- * the next record did not fit, so the file stays one stream of records.
+ * record (full header, body ignored) fills the tail of a chunk that the
+ * next record did not fit, so the file stays one stream of records.
  *
  * Bodies are sequences of LEB128 varints (unsigned) and strings (varint
  * length, then bytes, no NUL).  Within one log, these fields are deltas
