@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Record decoding for one log (logreader.h).  The field order of every
- * record type is a table below, transcribed from format.h; the decoder
- * walks it with bounds-checked varint reads.  Nothing here is allowed to
- * trust the file: lengths, ids and api numbers are all checked.
+ * Record decoding for one log (logreader.h).  The heap records (ALLOC,
+ * MALLOC, FREE, FREE_PLAIN: nearly all of a log) have their own decoders;
+ * the field order of every other record type is a table below, transcribed
+ * from format.h, walked with the same bounds-checked varint reads.  Nothing
+ * here is allowed to trust the file: lengths, ids and api numbers are all
+ * checked.
  */
 #include "logreader.h"
 
@@ -14,12 +16,14 @@
 
 #include "util.h"
 
+#define LIKELY(x) __builtin_expect(!!(x), 1)
+#define UNLIKELY(x) __builtin_expect(!!(x), 0)
+
 enum fkind {
 	F_END = 0,
 	F_SEQ,   /* seq = prev_seq + varint */
 	F_API,   /* api, checked against the record type */
 	F_STACK, /* lane-local stack id, must be defined */
-	F_DADDR, /* addr = prev_addr + unzigzag(varint) */
 	F_U64,   /* absolute unsigned */
 	F_INT,   /* a C int or long: 32- or 64-bit two's complement */
 	F_STR,   /* string: str, str_len */
@@ -33,15 +37,13 @@ struct field {
 #define SEQ { F_SEQ, 0 }
 #define API { F_API, 0 }
 #define STK { F_STACK, 0 }
-#define DADDR { F_DADDR, 0 }
 #define U(m) { F_U64, offsetof(struct vms_event, m) }
 #define I(m) { F_INT, offsetof(struct vms_event, m) }
 #define STR { F_STR, 0 }
 #define MAX_FIELDS 16
 
+/* ALLOC, MALLOC, FREE and FREE_PLAIN: decode_heap(). */
 static const struct field layouts[VMS_REC__COUNT][MAX_FIELDS] = {
-	[VMS_REC_ALLOC] = { SEQ, API, STK, DADDR, U(size), U(align) },
-	[VMS_REC_FREE] = { SEQ, API, DADDR },
 	[VMS_REC_MMAP] = { SEQ, API, STK, U(addr), U(len), U(prot), U(flags),
 			   I(fd), U(file_offset), U(dev), U(ino), STR,
 			   U(old_addr), U(old_len) },
@@ -86,7 +88,8 @@ static const char *const type_names[VMS_REC__COUNT] = {
 	"NONE", "SKIP", "STACK", "TIME", "ALLOC", "FREE", "MMAP", "MUNMAP",
 	"MPROTECT", "MADVISE", "BRK", "SHM_OPEN", "SHM_UNLINK", "SHMGET",
 	"SHMAT", "SHMDT", "THREAD_BEGIN", "THREAD_END", "DLOPEN", "DLCLOSE",
-	"FORK", "SNAPSHOT", "EXIT", "DISABLED", "CREATE",
+	"FORK", "SNAPSHOT", "EXIT", "DISABLED", "CREATE", "MALLOC",
+	"FREE_PLAIN",
 };
 
 const char *vms_rec_type_name(unsigned type)
@@ -205,22 +208,139 @@ static int read_stack(struct vms_logreader *r, const uint8_t *p,
 	return 0;
 }
 
-/* memset(ev, 0, sizeof(*ev)), but with plain vector stores: GCC turns a
- * 400-byte memset into "rep stos", whose start-up cost was a fifth of the
+/* Zeroes the fields of *ev after old_addr, unless this reader knows they
+ * are zero already.  memset with plain vector stores: GCC turns a large
+ * memset into "rep stos", whose start-up cost was a fifth of the
  * analyzer's time per event. */
-static inline void clear_event(struct vms_event *ev)
+static inline void clear_rest(struct vms_logreader *r, struct vms_event *ev)
 {
 	typedef uint64_t v4 __attribute__((vector_size(32), aligned(8)));
-	v4 *w = (v4 *)(void *)ev;
+	const size_t from = offsetof(struct vms_event, old_len);
+	const size_t n = sizeof(*ev) - from;
+	char *base = (char *)ev + from;
 	size_t i;
-	for (i = 0; i < sizeof(*ev) / sizeof(v4); i++) {
-		w[i] = (v4){ 0, 0, 0, 0 };
+
+	if (r->clean == ev && !ev->rest_set)
+		return;
+	for (i = 0; i + sizeof(v4) <= n; i += sizeof(v4)) {
+		*(v4 *)(void *)(base + i) = (v4){ 0, 0, 0, 0 };
 		/* keeps GCC from turning the loop back into a memset */
 		__asm__("" ::: "memory");
 	}
-	memset((char *)ev + i * sizeof(v4), 0, sizeof(*ev) - i * sizeof(v4));
+	memset(base + i, 0, n - i);
+	ev->rest_set = false;
+	r->clean = ev;
 }
 
+/* The fields of the first part of struct vms_event, all of them. */
+static inline void set_head(struct vms_logreader *r, struct vms_event *ev,
+			    unsigned type, enum vms_api api, size_t at)
+{
+	ev->type = type;
+	ev->api = api;
+	ev->lane = r->log->lane;
+	ev->stack = 0;
+	ev->gstack = 0;
+	ev->seq = r->seq;
+	ev->tid = r->tid;
+	ev->time_ns = r->time_ns;
+	ev->offset = at;
+	ev->addr = 0;
+	ev->size = 0;
+	ev->align = 0;
+	ev->old_addr = 0;
+}
+
+static __attribute__((noinline, cold)) int
+short_body(struct vms_logreader *r, unsigned type, size_t at, size_t len)
+{
+	return corrupt(r, at, "%s body too short (%zu bytes)",
+		       type_names[type], len);
+}
+
+/* One varint of the body into v, or a "body too short" error. */
+#define GET(v)                                                          \
+	do {                                                            \
+		if (UNLIKELY(vms_varint_get_in(&q, end, lim, &(v))))    \
+			return short_body(r, type, at, (size_t)(end - body)); \
+	} while (0)
+
+/* ALLOC, MALLOC, FREE, FREE_PLAIN: the records nearly every event is, with
+ * the fields of each written out; inlined once per type.  Returns 0 or -1
+ * (corrupt). */
+static inline __attribute__((always_inline)) int
+decode_heap(struct vms_logreader *r, unsigned type, const uint8_t *body,
+	    const uint8_t *end, const uint8_t *lim, size_t at,
+	    struct vms_event *ev)
+{
+	const uint8_t *q = body;
+	uint64_t dseq, api, stack = 0, daddr, size = 0, align = 0, old = 0;
+	bool is_realloc = false;
+
+	GET(dseq);
+	switch (type) {
+	case VMS_REC_MALLOC:
+		api = VMS_API_MALLOC;
+		GET(stack);
+		GET(daddr);
+		GET(size);
+		break;
+	case VMS_REC_FREE_PLAIN:
+		api = VMS_API_FREE;
+		GET(daddr);
+		break;
+	case VMS_REC_FREE:
+		GET(api);
+		GET(daddr);
+		if (UNLIKELY(!api_fits(type, api)))
+			goto bad_api;
+		break;
+	default: /* VMS_REC_ALLOC */
+		GET(api);
+		GET(stack);
+		GET(daddr);
+		GET(size);
+		GET(align);
+		if (UNLIKELY(!api_fits(type, api)))
+			goto bad_api;
+		is_realloc = api == VMS_API_REALLOC ||
+			     api == VMS_API_REALLOCARRAY;
+		if (is_realloc)
+			GET(old);
+		break;
+	}
+	/* Trailing bytes are room for later fields: ignored. */
+	if (UNLIKELY(r->seq + dseq < r->seq))
+		return corrupt(r, at, "sequence number goes backwards");
+	if (stack && UNLIKELY(stack >= r->nr_ids || !r->ids[stack]))
+		return corrupt(r, at, "%s uses undefined stack id %llu",
+			       type_names[type], (unsigned long long)stack);
+	r->seq += dseq;
+	r->addr += (uint64_t)vms_unzigzag(daddr);
+	clear_rest(r, ev);
+	set_head(r, ev,
+		 type == VMS_REC_MALLOC || type == VMS_REC_ALLOC
+			 ? VMS_REC_ALLOC
+			 : VMS_REC_FREE,
+		 (enum vms_api)api, at);
+	ev->addr = r->addr;
+	if (stack) {
+		ev->stack = (uint32_t)stack;
+		ev->gstack = r->ids[stack];
+	}
+	ev->size = size;
+	ev->align = align;
+	if (is_realloc)
+		ev->old_addr = r->addr + (uint64_t)vms_unzigzag(old);
+	return 0;
+bad_api:
+	return corrupt(r, at, "api %llu not valid in a %s record",
+		       (unsigned long long)api, type_names[type]);
+}
+
+#undef GET
+
+/* Every other event type, by its table. */
 static int decode(struct vms_logreader *r, unsigned type, const uint8_t *p,
 		  const uint8_t *end, size_t at, struct vms_event *ev)
 {
@@ -229,11 +349,10 @@ static int decode(struct vms_logreader *r, unsigned type, const uint8_t *p,
 	const uint8_t *start = p;
 	uint64_t v;
 
-	clear_event(ev);
-	ev->type = type;
-	ev->api = implied_api[type] ? implied_api[type] : VMS_API__COUNT;
-	ev->lane = r->log->lane;
-	ev->offset = at;
+	clear_rest(r, ev);
+	set_head(r, ev, type,
+		 implied_api[type] ? implied_api[type] : VMS_API__COUNT, at);
+	ev->rest_set = true;
 	for (; f->kind != F_END; f++) {
 		if (f->kind == F_STR) {
 			if (vms_string_get(&p, end, &ev->str, &ev->str_len))
@@ -265,10 +384,6 @@ static int decode(struct vms_logreader *r, unsigned type, const uint8_t *p,
 			ev->stack = (uint32_t)v;
 			ev->gstack = v ? r->ids[v] : 0;
 			break;
-		case F_DADDR:
-			r->addr += (uint64_t)vms_unzigzag(v);
-			ev->addr = r->addr;
-			break;
 		case F_U64:
 			memcpy((char *)ev + f->off, &v, sizeof(v));
 			break;
@@ -278,11 +393,6 @@ static int decode(struct vms_logreader *r, unsigned type, const uint8_t *p,
 			break;
 		}
 		}
-	}
-	if (type == VMS_REC_ALLOC && (ev->api == VMS_API_REALLOC ||
-				      ev->api == VMS_API_REALLOCARRAY)) {
-		if (vms_varint_get(&p, end, &ev->old_addr))
-			goto short_body;
 	}
 	/* DLOPEN's module fields came later: optional, all or none. */
 	if (type == VMS_REC_DLOPEN && p < end) {
@@ -295,8 +405,8 @@ static int decode(struct vms_logreader *r, unsigned type, const uint8_t *p,
 	/* Trailing bytes are room for later fields: ignored. */
 	if (type == VMS_REC_THREAD_BEGIN)
 		r->tid = ev->tid;
-	ev->tid = type == VMS_REC_THREAD_END ? ev->tid : r->tid;
-	ev->time_ns = r->time_ns;
+	if (type != VMS_REC_THREAD_END)
+		ev->tid = r->tid;
 	return 0;
 short_body:
 	return corrupt(r, at, "%s body too short (%zu bytes)", tn,
@@ -318,6 +428,54 @@ static void trim(struct vms_logreader *r)
 	}
 }
 
+/* A record with a full header, at r->pos (the slow path of
+ * vms_logreader_next): 1 for an event in *ev, 0 for a record that is none
+ * (SKIP, TIME, STACK), 2 at the end of the log, -1 when corrupt. */
+static int next_full(struct vms_logreader *r, struct vms_event *ev)
+{
+	const struct vms_logfile *log = r->log;
+	const uint8_t *lim = log->data + log->size;
+	size_t at = r->pos;
+	const uint8_t *q = log->data + at, *end;
+	unsigned type = *q++;
+	uint64_t len;
+
+	if (!type)
+		return 2;
+	if (vms_varint_get(&q, lim, &len))
+		return corrupt(r, at, lim - q < VMS_VARINT_MAX
+					      ? "record length past end of file"
+					      : "record length over 64 bits");
+	if (len > (uint64_t)(lim - q))
+		return corrupt(r, at, "record length %llu past end of file",
+			       (unsigned long long)len);
+	if (type >= VMS_REC__COUNT)
+		return corrupt(r, at, "unknown record type %u", type);
+	end = q + len;
+	r->pos = (size_t)(end - log->data);
+	switch (type) {
+	case VMS_REC_MALLOC:
+		return decode_heap(r, VMS_REC_MALLOC, q, end, lim, at, ev) ?: 1;
+	case VMS_REC_FREE_PLAIN:
+		return decode_heap(r, VMS_REC_FREE_PLAIN, q, end, lim, at,
+				   ev) ?: 1;
+	case VMS_REC_ALLOC:
+		return decode_heap(r, VMS_REC_ALLOC, q, end, lim, at, ev) ?: 1;
+	case VMS_REC_FREE:
+		return decode_heap(r, VMS_REC_FREE, q, end, lim, at, ev) ?: 1;
+	case VMS_REC_SKIP:
+		return 0;
+	case VMS_REC_TIME:
+		if (vms_varint_get(&q, end, &r->time_ns))
+			return corrupt(r, at, "TIME body too short");
+		return 0;
+	case VMS_REC_STACK:
+		return read_stack(r, q, end, at);
+	default:
+		return decode(r, type, q, end, at, ev) ?: 1;
+	}
+}
+
 int vms_logreader_next(struct vms_logreader *r, struct vms_event *ev)
 {
 	const struct vms_logfile *log = r->log;
@@ -325,49 +483,57 @@ int vms_logreader_next(struct vms_logreader *r, struct vms_event *ev)
 	trim(r);
 
 	while (!r->done) {
-		size_t at = r->pos, body, len;
-		const uint8_t *p, *end;
-		uint32_t word;
-		unsigned type;
+		size_t at = r->pos;
+		const uint8_t *q, *lim;
+		unsigned h, len;
+		int ret;
 
-		if (log->size < 4 || at > log->size - 4) {
-			r->done = true;
+		/* (data is NULL for an empty file) */
+		if (UNLIKELY(at >= log->size))
 			break;
-		}
-		memcpy(&word, log->data + at, 4);
-		word = le32toh(word);
-		if (!word) {
-			r->done = true;
-			break;
-		}
-		type = VMS_REC_TYPE(word);
-		len = VMS_REC_LEN(word);
-		body = at + 4;
-		if (len > log->size - body)
-			return corrupt(r, at, "record length %zu past end of "
-				       "file", len);
-		if (type == VMS_REC_NONE || type >= VMS_REC__COUNT)
-			return corrupt(r, at, "unknown record type %u", type);
-		p = log->data + body;
-		end = p + len;
-		/* Padding to 4 bytes may be missing at the very end. */
-		r->pos = body + len + (VMS_ALIGN4(len) - len);
-		switch (type) {
-		case VMS_REC_SKIP:
-			continue;
-		case VMS_REC_TIME:
-			if (vms_varint_get(&p, end, &r->time_ns))
-				return corrupt(r, at, "TIME body too short");
-			continue;
-		case VMS_REC_STACK:
-			if (read_stack(r, p, end, at))
+		q = log->data + at;
+		lim = log->data + log->size;
+		h = *q++;
+		if (UNLIKELY(!(h & VMS_REC_COMPACT))) {
+			ret = next_full(r, ev);
+			if (ret == 2)
+				break;
+			if (ret < 0)
 				return -1;
-			continue;
+			if (!ret)
+				continue;
+			r->events++;
+			return 1;
 		}
-		if (decode(r, type, p, end, at, ev))
+		/* A compact header: one of the four heap records. */
+		len = VMS_REC_COMPACT_LEN(h);
+		if (UNLIKELY(len > (size_t)(lim - q)))
+			return corrupt(r, at, "record length %u past end of "
+				       "file", len);
+		r->pos = at + 1 + len;
+		switch (VMS_REC_COMPACT_CODE(h)) {
+		case 0:
+			ret = decode_heap(r, VMS_REC_MALLOC, q, q + len, lim, at,
+					  ev);
+			break;
+		case 1:
+			ret = decode_heap(r, VMS_REC_FREE_PLAIN, q, q + len, lim,
+					  at, ev);
+			break;
+		case 2:
+			ret = decode_heap(r, VMS_REC_ALLOC, q, q + len, lim, at,
+					  ev);
+			break;
+		default:
+			ret = decode_heap(r, VMS_REC_FREE, q, q + len, lim, at,
+					  ev);
+			break;
+		}
+		if (UNLIKELY(ret))
 			return -1;
 		r->events++;
 		return 1;
 	}
+	r->done = true;
 	return r->error ? -1 : 0;
 }

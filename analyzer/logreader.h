@@ -26,7 +26,12 @@
 /* One decoded record.  Only the fields of its type are set (format.h lists
  * them); all others are 0.  Addresses are absolute (deltas resolved).
  * Signed C values (fd, key, status, result) are decoded from either a
- * 32-bit or a 64-bit two's complement varint. */
+ * 32-bit or a 64-bit two's complement varint.  The short record types come
+ * out as what they abbreviate: a MALLOC record as an ALLOC event (api
+ * malloc, align 0), a FREE_PLAIN record as a FREE event (api free).
+ *
+ * The fields every event sets come first (through old_addr): the reader
+ * writes just those for the common ALLOC and FREE events. */
 struct vms_event {
 	enum vms_rec_type type;
 	/* The hooked function: from the record's api field, or implied by the
@@ -34,19 +39,22 @@ struct vms_event {
 	 * VMS_API__COUNT for THREAD_BEGIN/END, SNAPSHOT, EXIT, DISABLED. */
 	enum vms_api api;
 	uint32_t lane;
+	uint32_t stack;        /* lane-local stack id, 0 = none */
+	vms_stack_id gstack;   /* the same stack in the global table */
+	bool rest_set;         /* the reader's: fields after old_addr may be
+				* non-zero */
 	uint64_t seq;
 	uint64_t tid;          /* thread owning the lane at this record */
 	uint64_t time_ns;      /* last TIME of the lane, 0 before the first */
 	size_t offset;         /* of the record in its log file */
-
-	uint32_t stack;        /* lane-local stack id, 0 = none */
-	vms_stack_id gstack;   /* the same stack in the global table */
 
 	uint64_t addr;         /* ALLOC FREE MMAP MUNMAP MPROTECT MADVISE SHMAT
 				* SHMDT */
 	uint64_t size;         /* ALLOC SHMGET SHMAT */
 	uint64_t align;        /* ALLOC */
 	uint64_t old_addr;     /* ALLOC (realloc*), MMAP (mremap) */
+
+	/* The other types' fields. */
 	uint64_t old_len;      /* MMAP (mremap) */
 	uint64_t len;          /* MMAP MUNMAP MPROTECT MADVISE */
 	uint64_t prot;         /* MMAP MPROTECT */
@@ -90,6 +98,9 @@ struct vms_logreader {
 	uint64_t *frames;      /* scratch for decoding one STACK */
 	size_t alloc_frames;
 	uint64_t events;       /* events returned so far */
+	/* The event whose fields after old_addr this reader cleared, or
+	 * NULL (see vms_logreader_next) */
+	const struct vms_event *clean;
 	bool done;
 	size_t trimmed;        /* pages before this offset were given back */
 	char *error;           /* set once the reader failed */
@@ -104,11 +115,15 @@ void vms_logreader_init(struct vms_logreader *r, const struct vms_logfile *log,
 void vms_logreader_release(struct vms_logreader *r);
 
 /* Decode the next event into *ev.  Returns 1 for an event, 0 at the normal
- * end (an all-zero header word or the end of the file), -1 when the log is
+ * end (a zero header byte or the end of the file), -1 when the log is
  * corrupt: r->error then holds a message such as "log 'log.2' corrupt at
  * offset 1234: record length 99999 past end of file" (no "vmspy:" prefix)
  * and r->events says how many events were read before it.  After 0 or -1
- * every further call returns the same. */
+ * every further call returns the same.
+ *
+ * Between two calls with the same ev, *ev belongs to the reader: it leaves
+ * fields that are already zero as they are, so the caller reads the event
+ * but never writes into it (it copies it to keep or change it). */
 int vms_logreader_next(struct vms_logreader *r, struct vms_event *ev);
 
 /* Global id of this lane's stack `id` as defined so far, 0 if undefined. */

@@ -5,10 +5,10 @@
             whole with posix_fallocate, so this counts the zero tail
   disk      blocks allocated on disk (du): the same reserved chunks
   used      bytes that hold data: per log file, the offset just past the
-            last non-zero byte, rounded up to the 4-byte record alignment
-            (the zero tail after the last record is reserved space; SKIP
-            padding at the end of full chunks is counted as used), plus the
-            other files (meta, snapshots, leaks) whole
+            last non-zero byte (the zero tail after the last record is
+            reserved space; SKIP padding at the end of full chunks is
+            counted as used), plus the other files (meta, snapshots,
+            leaks) whole
   zstd      the used bytes of every file, concatenated and compressed with
             `zstd -3` (heaptrack's own level), the size a recording with
             compressed sealed chunks could reach
@@ -24,7 +24,7 @@ BLOCK = 1 << 20
 
 
 def data_extent(path):
-    """Offset just past the last non-zero byte of path, 4-aligned."""
+    """Offset just past the last non-zero byte of path."""
     size = os.path.getsize(path)
     with open(path, "rb") as f:
         end = size
@@ -33,8 +33,7 @@ def data_extent(path):
             f.seek(start)
             buf = f.read(end - start).rstrip(b"\0")
             if buf:
-                n = start + len(buf)
-                return min(size, (n + 3) & ~3)
+                return start + len(buf)
             end = start
     return 0
 

@@ -734,56 +734,74 @@ static void live_del(struct live *t, uint64_t addr)
 	t->count--;
 }
 
-/* Advances c to its next ALLOC or FREE with seq <= limit.  Returns 0, or
- * -1 at the end of the lane (the all-zero word, a truncated or unknown
- * record, or the first record after limit: seqs only grow within a lane). */
+/* One varint of the record body [q, end) into v, else the lane ends. */
+#define GET(v)                                                     \
+	do {                                                       \
+		if (vms_varint_get_in(&q, end, fend, &(v)))        \
+			goto out;                                  \
+	} while (0)
+
+/* Advances c to its next allocation (ALLOC, MALLOC) or release (FREE,
+ * FREE_PLAIN) with seq <= limit.  Returns 0, or -1 at the end of the lane
+ * (a zero header byte, a truncated or unknown record, or the first record
+ * after limit: seqs only grow within a lane). */
 static int cursor_next(struct scan *s, struct cursor *c, uint64_t limit)
 {
+	const uint8_t *p = c->p, *fend = c->end;
+	uint64_t daddr, unused;
 	cursor_trim(c);
-	while ((size_t)(c->end - c->p) >= 4) {
-		uint32_t word = vms_atomic_load_acquire(
-			(const uint32_t *)(const void *)c->p);
-		unsigned type = VMS_REC_TYPE(word);
-		size_t len = VMS_REC_LEN(word);
-		if (!word || len > (size_t)(c->end - c->p) - 4)
+	while (p < fend) {
+		/* Pairs with the writer's release store of the header byte:
+		 * the body of a published record is complete. */
+		unsigned h = vms_atomic_load_acquire(p);
+		const uint8_t *q = p + 1, *end;
+		unsigned type;
+		uint64_t len, d, v[7];
+		if (h & VMS_REC_COMPACT) {
+			type = vms_rec_compact_types[VMS_REC_COMPACT_CODE(h)];
+			len = VMS_REC_COMPACT_LEN(h);
+		} else {
+			type = h;
+			if (!h || vms_varint_get(&q, fend, &len))
+				break;
+		}
+		if (len > (uint64_t)(fend - q))
 			break;
-		const uint8_t *q = c->p + 4, *end = q + len;
-		size_t step = VMS_ALIGN4(4 + len);
-		c->p = step > (size_t)(c->end - c->p) ? c->end : c->p + step;
+		end = q + len;
+		p = end;
 		if (type == VMS_REC_SKIP || type == VMS_REC_STACK ||
 		    type == VMS_REC_TIME || type == VMS_REC_SNAPSHOT)
 			continue;
-		uint64_t d, v[8];
-		if (type == VMS_REC_NONE || type >= VMS_REC__COUNT ||
-		    vms_varint_get(&q, end, &d))
+		if (type >= VMS_REC__COUNT)
 			break;
+		GET(d);
 		c->seq += d;
 		if (c->seq > limit)
 			break;
-		if (type == VMS_REC_ALLOC) {
-			/* api, stack, addr, size */
-			for (int k = 0; k < 4; k++)
-				if (vms_varint_get(&q, end, &v[k]))
-					goto out;
-			c->addr += (uint64_t)vms_unzigzag(v[2]);
-			c->ev_seq = c->seq;
-			c->ev_addr = c->addr;
-			c->ev_size = v[3];
+		switch (type) {
+		case VMS_REC_MALLOC: /* stack, addr, size */
+			GET(unused);
+			GET(daddr);
+			GET(c->ev_size);
 			c->ev_free = 0;
-			return 0;
-		}
-		if (type == VMS_REC_FREE) {
-			/* api, addr */
-			for (int k = 0; k < 2; k++)
-				if (vms_varint_get(&q, end, &v[k]))
-					goto out;
-			c->addr += (uint64_t)vms_unzigzag(v[1]);
-			c->ev_seq = c->seq;
-			c->ev_addr = c->addr;
+			goto event;
+		case VMS_REC_FREE_PLAIN: /* addr */
+			GET(daddr);
 			c->ev_free = 1;
-			return 0;
-		}
-		if (type == VMS_REC_THREAD_BEGIN) {
+			goto event;
+		case VMS_REC_ALLOC: /* api, stack, addr, size */
+			GET(unused);
+			GET(unused);
+			GET(daddr);
+			GET(c->ev_size);
+			c->ev_free = 0;
+			goto event;
+		case VMS_REC_FREE: /* api, addr */
+			GET(unused);
+			GET(daddr);
+			c->ev_free = 1;
+			goto event;
+		case VMS_REC_THREAD_BEGIN: {
 			/* tid, stack_lo, stack_hi, guard, creator_lane,
 			 * creator_stack, handle */
 			int k = 0;
@@ -792,12 +810,22 @@ static int cursor_next(struct scan *s, struct cursor *c, uint64_t limit)
 					break;
 			if (k == 7 && v[0] == (uint64_t)s->pid)
 				s->main_tp = v[6];
+			break;
+		}
 		}
 	}
 out:
 	c->p = c->end;
 	return -1;
+event:
+	c->p = p;
+	c->addr += (uint64_t)vms_unzigzag(daddr);
+	c->ev_seq = c->seq;
+	c->ev_addr = c->addr;
+	return 0;
 }
+
+#undef GET
 
 static int cursor_open(struct cursor *c, const struct vms_lane *l)
 {

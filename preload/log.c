@@ -108,7 +108,7 @@ void vms_lane_forget(struct vms_lane *l)
 	vms_intern_reset(&l->intern);
 }
 
-uint8_t *vms_lane_grow(struct vms_lane *l, size_t max)
+uint8_t *vms_lane_grow(struct vms_lane *l, size_t room, size_t max)
 {
 	if (l->disabled || !l->chunk || max > VMS_LOG_MAX_RECORD)
 		return NULL;
@@ -131,26 +131,28 @@ uint8_t *vms_lane_grow(struct vms_lane *l, size_t max)
 		return NULL;
 	}
 	/* Fill what is left of this chunk with a SKIP record, so the file
-	 * stays one stream of records. */
+	 * stays one stream of records.  The tail reserve leaves room for its
+	 * header: left >= VMS_LOG_TAIL_RESERVE, and the length takes at most
+	 * as many bytes as left does. */
 	size_t left = l->chunk_size - l->pos;
-	if (left >= 4)
-		vms_atomic_store_release(
-			(uint32_t *)(void *)(l->chunk + l->pos),
-			VMS_REC_WORD(VMS_REC_SKIP, left - 4));
+	size_t n = vms_varint_size(left);
+	vms_varint_put_padded(l->chunk + l->pos + 1, left - 1 - n, n);
+	vms_atomic_store_release(l->chunk + l->pos, (uint8_t)VMS_REC_SKIP);
 	switch_chunk(l, p, off);
-	return l->chunk + l->pos + 4;
+	return l->chunk + l->pos + room;
 }
 
 void vms_lane_disable(struct vms_lane *l, uint64_t seq, int err)
 {
 	if (l->disabled || !l->chunk)
 		return;
-	uint8_t *p = l->chunk + l->pos + 4;
+	/* The tail reserve guarantees room for this record (2 + 20 bytes). */
+	uint8_t *p = l->chunk + l->pos +
+		     vms_lane_head_room(VMS_REC_DISABLED, 2 * VMS_VARINT_MAX);
 	size_t n = 0;
-	/* The tail reserve guarantees room for this record. */
 	n += vms_varint_put(p + n, seq - l->prev_seq);
 	n += vms_varint_put(p + n, (uint64_t)err);
 	l->prev_seq = seq;
-	vms_lane_commit(l, VMS_REC_DISABLED, n);
+	vms_lane_commit(l, VMS_REC_DISABLED, p, n);
 	l->disabled = 1;
 }

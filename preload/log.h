@@ -4,7 +4,7 @@
  * time through MAP_SHARED chunks (format: include/vmspy/format.h).
  *
  * Writing a record is a few memory stores: reserve room, fill the body,
- * publish the header word with a release store.  The only slow path is
+ * publish the header byte with a release store.  The only slow path is
  * chunk growth (once per chunk): the file is extended with posix_fallocate,
  * so a full disk is an error here and never a SIGBUS later, and the new
  * chunk is mapped with MAP_POPULATE so its pages are not faulted in on the
@@ -19,6 +19,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/types.h>
 
 #include <vmspy/format.h>
@@ -28,9 +29,9 @@
 
 /* Room kept at the end of every chunk for a final DISABLED record. */
 #define VMS_LOG_TAIL_RESERVE 32
-/* The largest record the recorder ever writes (a STACK of 256 frames, or an
- * MMAP with a PATH_MAX path, plus varints). */
-#define VMS_LOG_MAX_RECORD 8192
+/* The largest record body the recorder ever writes (a STACK of 256 frames,
+ * or a DLOPEN with two PATH_MAX paths, plus varints). */
+#define VMS_LOG_MAX_RECORD 16384
 
 enum vms_lane_state { VMS_LANE_UNUSED = 0, VMS_LANE_OWNED, VMS_LANE_RETIRED };
 
@@ -83,25 +84,63 @@ VMS_HIDDEN int vms_lane_create(struct vms_lane *l, const char *dir,
 /* Drops the lane's mappings (after fork: the parent's file is not ours). */
 VMS_HIDDEN void vms_lane_forget(struct vms_lane *l);
 
-/* Returns room for a record body of up to max bytes, or NULL when the lane
- * is disabled or cannot grow (it is then disabled, with one note on
- * stderr).  The body goes at the returned pointer; then vms_lane_commit. */
-VMS_HIDDEN uint8_t *vms_lane_grow(struct vms_lane *l, size_t max);
-static inline uint8_t *vms_lane_reserve(struct vms_lane *l, size_t max)
+/* Header bytes in front of a body of at most max bytes: the header byte,
+ * then for a type without a compact header the length, padded to the size
+ * of max.  A type with a compact header gets 1: its body is written right
+ * behind the header byte, and moved in the rare case that it turns out
+ * longer than a compact header allows (vms_lane_commit). */
+static inline size_t vms_lane_head_room(unsigned type, size_t max)
 {
-	if (VMS_LIKELY(l->chunk && l->pos + 4 + max <= l->limit))
-		return l->chunk + l->pos + 4;
-	return vms_lane_grow(l, max);
+	return vms_rec_compact_code(type) >= 0 ? 1 : 1 + vms_varint_size(max);
 }
 
-/* Publishes the record whose body (len bytes) was written at the pointer
- * vms_lane_reserve returned. */
-static inline void vms_lane_commit(struct vms_lane *l, unsigned type,
-				   size_t len)
+/* Room a record needs in the chunk, whatever its header turns out to be. */
+static inline size_t vms_lane_need(size_t max)
 {
-	uint32_t *word = (uint32_t *)(void *)(l->chunk + l->pos);
-	vms_atomic_store_release(word, VMS_REC_WORD(type, len));
-	l->pos += VMS_ALIGN4(4 + len);
+	return 1 + vms_varint_size(max) + max;
+}
+
+/* Returns room for a record of this type with a body of up to max bytes,
+ * or NULL when the lane is disabled or cannot grow (it is then disabled,
+ * with one note on stderr).  The body goes at the returned pointer; then
+ * vms_lane_commit with the same type and pointer.  Nothing else may be
+ * written to the lane in between. */
+VMS_HIDDEN uint8_t *vms_lane_grow(struct vms_lane *l, size_t room,
+				  size_t max);
+static inline uint8_t *vms_lane_reserve(struct vms_lane *l, unsigned type,
+					size_t max)
+{
+	size_t room = vms_lane_head_room(type, max);
+	if (VMS_LIKELY(l->chunk && l->pos + vms_lane_need(max) <= l->limit))
+		return l->chunk + l->pos + room;
+	return vms_lane_grow(l, room, max);
+}
+
+/* Publishes the record whose body (len bytes) was written at body, the
+ * pointer vms_lane_reserve returned: a full header's length first, then
+ * the header byte (a compact one holds the length) with a release store. */
+static inline void vms_lane_commit(struct vms_lane *l, unsigned type,
+				   uint8_t *body, size_t len)
+{
+	uint8_t *h = l->chunk + l->pos;
+	size_t room = (size_t)(body - h);
+	int code = vms_rec_compact_code(type);
+	uint8_t byte = (uint8_t)type;
+	if (code >= 0) {
+		if (VMS_LIKELY(len <= VMS_REC_COMPACT_MAX)) {
+			byte = VMS_REC_COMPACT_HDR(code, len);
+		} else {
+			/* Too long for a compact header: make room for the
+			 * length.  vms_lane_reserve kept room for it. */
+			room = 1 + vms_varint_size(len);
+			memmove(h + room, body, len);
+			vms_varint_put(h + 1, len);
+		}
+	} else {
+		vms_varint_put_padded(h + 1, len, room - 1);
+	}
+	vms_atomic_store_release(h, byte);
+	l->pos += room + len;
 	l->records++;
 }
 

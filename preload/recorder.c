@@ -254,17 +254,23 @@ static inline void put_addr(struct enc *e, struct vms_lane *l, uint64_t a)
 	l->prev_addr = a;
 }
 
+/* A value written relative to another of the same record (old_addr). */
+static inline void put_rel(struct enc *e, uint64_t v, uint64_t base)
+{
+	put(e, vms_zigzag((int64_t)(v - base)));
+}
+
 /* Writes a TIME record when the coarse clock moved since the last one. */
 static void stamp_time(struct vms_lane *l)
 {
 	uint64_t now = vms_now_coarse_ns();
 	if (VMS_LIKELY(now == l->last_time))
 		return;
-	uint8_t *p = vms_lane_reserve(l, VMS_VARINT_MAX);
+	uint8_t *p = vms_lane_reserve(l, VMS_REC_TIME, VMS_VARINT_MAX);
 	if (!p)
 		return;
 	l->last_time = now;
-	vms_lane_commit(l, VMS_REC_TIME, vms_varint_put(p, vms_now_ns()));
+	vms_lane_commit(l, VMS_REC_TIME, p, vms_varint_put(p, vms_now_ns()));
 	seq_sync(l);
 }
 
@@ -350,8 +356,8 @@ static uint32_t intern_here(struct vms_lane *l, const uint64_t *frames,
 	uint32_t id = vms_intern_stack(&l->intern, frames, n, &is_new);
 	if (!is_new)
 		return id;
-	uint8_t *p = vms_lane_reserve(l, 2 * VMS_VARINT_MAX +
-						 (size_t)n * VMS_VARINT_MAX);
+	uint8_t *p = vms_lane_reserve(l, VMS_REC_STACK,
+				      (2 + (size_t)n) * VMS_VARINT_MAX);
 	if (!p)
 		return 0;
 	struct enc e = { p, 0 };
@@ -362,7 +368,7 @@ static uint32_t intern_here(struct vms_lane *l, const uint64_t *frames,
 		put(&e, vms_zigzag((int64_t)(frames[i] - prev)));
 		prev = frames[i];
 	}
-	vms_lane_commit(l, VMS_REC_STACK, e.n);
+	vms_lane_commit(l, VMS_REC_STACK, e.p, e.n);
 	return id;
 }
 
@@ -400,12 +406,13 @@ static void thread_exit_cb(void *arg)
 	vms_tls.guard = 1;
 	vms_barrier();
 	if (vms_tls.lane == l && !l->disabled && *alive) {
-		uint8_t *p = vms_lane_reserve(l, 2 * VMS_VARINT_MAX);
+		uint8_t *p = vms_lane_reserve(l, VMS_REC_THREAD_END,
+						2 * VMS_VARINT_MAX);
 		if (p) {
 			struct enc e = { p, 0 };
 			put_seq(&e, l, vms_seq_next());
 			put(&e, (uint64_t)vms_tls.tid);
-			vms_lane_commit(l, VMS_REC_THREAD_END, e.n);
+			vms_lane_commit(l, VMS_REC_THREAD_END, e.p, e.n);
 		}
 		/* The thread may still free memory after this (libc does,
 		 * after TLS destructors): it keeps writing to l until it is
@@ -455,7 +462,8 @@ static struct vms_lane *thread_attach(uint32_t creator_lane,
 	if (tid == my_pid)
 		lo = hi = guard = 0;
 	stamp_time(l);
-	uint8_t *p = vms_lane_reserve(l, 8 * VMS_VARINT_MAX);
+	uint8_t *p = vms_lane_reserve(l, VMS_REC_THREAD_BEGIN,
+					8 * VMS_VARINT_MAX);
 	if (!p)
 		return l;
 	struct enc e = { p, 0 };
@@ -467,7 +475,7 @@ static struct vms_lane *thread_attach(uint32_t creator_lane,
 	put(&e, creator_lane);
 	put(&e, creator_stack);
 	put(&e, (uint64_t)pthread_self());
-	vms_lane_commit(l, VMS_REC_THREAD_BEGIN, e.n);
+	vms_lane_commit(l, VMS_REC_THREAD_BEGIN, e.p, e.n);
 	return l;
 }
 
@@ -484,9 +492,10 @@ static void flush_deferred(struct vms_lane *l);
 
 /* Publishes an event record, then whatever ld.so did while its stack was
  * being captured: those took their sequence numbers after this event's. */
-static inline void commit(struct vms_lane *l, unsigned type, size_t len)
+static inline void commit(struct vms_lane *l, unsigned type, uint8_t *body,
+			  size_t len)
 {
-	vms_lane_commit(l, type, len);
+	vms_lane_commit(l, type, body, len);
 	if (VMS_UNLIKELY(l->ndeferred))
 		flush_deferred(l);
 }
@@ -504,9 +513,9 @@ static inline struct vms_lane *begin(void)
 	return l;
 }
 
-static inline uint8_t *room(struct vms_lane *l, size_t max)
+static inline uint8_t *room(struct vms_lane *l, unsigned type, size_t max)
 {
-	uint8_t *p = vms_lane_reserve(l, max);
+	uint8_t *p = vms_lane_reserve(l, type, max);
 	if (VMS_UNLIKELY(!p))
 		count_dropped();
 	return p;
@@ -520,7 +529,19 @@ void vms_record_alloc(unsigned api, const void *ra, const void *ptr,
 		return;
 	uint64_t seq = vms_seq_heap(ptr);
 	uint32_t sid = capture(l, ra);
-	uint8_t *p = room(l, 7 * VMS_VARINT_MAX);
+	if (VMS_LIKELY(api == VMS_API_MALLOC && !align)) {
+		uint8_t *p = room(l, VMS_REC_MALLOC, 4 * VMS_VARINT_MAX);
+		if (!p)
+			return;
+		struct enc e = { p, 0 };
+		put_seq(&e, l, seq);
+		put(&e, sid);
+		put_addr(&e, l, (uintptr_t)ptr);
+		put(&e, size);
+		commit(l, VMS_REC_MALLOC, e.p, e.n);
+		return;
+	}
+	uint8_t *p = room(l, VMS_REC_ALLOC, 7 * VMS_VARINT_MAX);
 	if (!p)
 		return;
 	struct enc e = { p, 0 };
@@ -531,8 +552,8 @@ void vms_record_alloc(unsigned api, const void *ra, const void *ptr,
 	put(&e, size);
 	put(&e, align);
 	if (api == VMS_API_REALLOC || api == VMS_API_REALLOCARRAY)
-		put(&e, (uintptr_t)old);
-	commit(l, VMS_REC_ALLOC, e.n);
+		put_rel(&e, (uintptr_t)old, (uintptr_t)ptr);
+	commit(l, VMS_REC_ALLOC, e.p, e.n);
 }
 
 void vms_record_free(unsigned api, uint64_t seq, const void *ptr)
@@ -540,14 +561,24 @@ void vms_record_free(unsigned api, uint64_t seq, const void *ptr)
 	struct vms_lane *l = begin();
 	if (!l)
 		return;
-	uint8_t *p = room(l, 3 * VMS_VARINT_MAX);
+	if (VMS_LIKELY(api == VMS_API_FREE)) {
+		uint8_t *p = room(l, VMS_REC_FREE_PLAIN, 2 * VMS_VARINT_MAX);
+		if (!p)
+			return;
+		struct enc e = { p, 0 };
+		put_seq(&e, l, seq);
+		put_addr(&e, l, (uintptr_t)ptr);
+		commit(l, VMS_REC_FREE_PLAIN, e.p, e.n);
+		return;
+	}
+	uint8_t *p = room(l, VMS_REC_FREE, 3 * VMS_VARINT_MAX);
 	if (!p)
 		return;
 	struct enc e = { p, 0 };
 	put_seq(&e, l, seq);
 	put(&e, api);
 	put_addr(&e, l, (uintptr_t)ptr);
-	commit(l, VMS_REC_FREE, e.n);
+	commit(l, VMS_REC_FREE, e.p, e.n);
 }
 
 /* The identity of a mapped file: device, inode and path (from
@@ -582,7 +613,8 @@ void vms_record_mmap(unsigned api, const void *ra, const void *addr,
 	file_identity((flags & MAP_ANONYMOUS) ? -1 : fd, &dev, &ino, path,
 		      sizeof(l->name));
 	uint32_t sid = capture(l, ra);
-	uint8_t *p = room(l, 14 * VMS_VARINT_MAX + sizeof(l->name));
+	uint8_t *p = room(l, VMS_REC_MMAP,
+			  14 * VMS_VARINT_MAX + sizeof(l->name));
 	if (!p)
 		return;
 	struct enc e = { p, 0 };
@@ -600,7 +632,7 @@ void vms_record_mmap(unsigned api, const void *ra, const void *addr,
 	put_str(&e, path, sizeof(l->name));
 	put(&e, (uintptr_t)old);
 	put(&e, old_len);
-	commit(l, VMS_REC_MMAP, e.n);
+	commit(l, VMS_REC_MMAP, e.p, e.n);
 }
 
 void vms_record_munmap(unsigned api, const void *ra, uint64_t seq,
@@ -610,7 +642,7 @@ void vms_record_munmap(unsigned api, const void *ra, uint64_t seq,
 	if (!l)
 		return;
 	uint32_t sid = api == VMS_API_MREMAP ? 0 : capture(l, ra);
-	uint8_t *p = room(l, 5 * VMS_VARINT_MAX);
+	uint8_t *p = room(l, VMS_REC_MUNMAP, 5 * VMS_VARINT_MAX);
 	if (!p)
 		return;
 	struct enc e = { p, 0 };
@@ -619,7 +651,7 @@ void vms_record_munmap(unsigned api, const void *ra, uint64_t seq,
 	put(&e, sid);
 	put(&e, (uintptr_t)addr);
 	put(&e, len);
-	commit(l, VMS_REC_MUNMAP, e.n);
+	commit(l, VMS_REC_MUNMAP, e.p, e.n);
 }
 
 /* Records with the shape: seq, stack, then up to four absolute values. */
@@ -633,7 +665,7 @@ static void record_simple(unsigned type, const void *ra, uint64_t seq,
 	if (!seq)
 		seq = vms_seq_next();
 	uint32_t sid = capture(l, ra);
-	uint8_t *p = room(l, 6 * VMS_VARINT_MAX);
+	uint8_t *p = room(l, type, 6 * VMS_VARINT_MAX);
 	if (!p)
 		return;
 	struct enc e = { p, 0 };
@@ -642,7 +674,7 @@ static void record_simple(unsigned type, const void *ra, uint64_t seq,
 	put(&e, sid);
 	for (int i = 0; i < nvals; i++)
 		put(&e, v[i]);
-	commit(l, type, e.n);
+	commit(l, type, e.p, e.n);
 }
 
 void vms_record_mprotect(const void *ra, const void *addr, size_t len,
@@ -668,7 +700,7 @@ void vms_record_brk(unsigned api, const void *ra, uint64_t seq,
 	if (!seq)
 		seq = vms_seq_next();
 	uint32_t sid = capture(l, ra);
-	uint8_t *p = room(l, 5 * VMS_VARINT_MAX);
+	uint8_t *p = room(l, VMS_REC_BRK, 5 * VMS_VARINT_MAX);
 	if (!p)
 		return;
 	struct enc e = { p, 0 };
@@ -677,7 +709,7 @@ void vms_record_brk(unsigned api, const void *ra, uint64_t seq,
 	put(&e, sid);
 	put(&e, (uintptr_t)old_brk);
 	put(&e, (uintptr_t)new_brk);
-	commit(l, VMS_REC_BRK, e.n);
+	commit(l, VMS_REC_BRK, e.p, e.n);
 }
 
 void vms_record_shm_open(const void *ra, int fd, int oflag, int mode,
@@ -688,7 +720,8 @@ void vms_record_shm_open(const void *ra, int fd, int oflag, int mode,
 		return;
 	uint64_t seq = vms_seq_next();
 	uint32_t sid = capture(l, ra);
-	uint8_t *p = room(l, 6 * VMS_VARINT_MAX + NAME_MAX + 1);
+	uint8_t *p = room(l, VMS_REC_SHM_OPEN,
+			  6 * VMS_VARINT_MAX + NAME_MAX + 1);
 	if (!p)
 		return;
 	struct enc e = { p, 0 };
@@ -698,7 +731,7 @@ void vms_record_shm_open(const void *ra, int fd, int oflag, int mode,
 	put(&e, (unsigned)oflag);
 	put(&e, (unsigned)mode);
 	put_str(&e, name, NAME_MAX + 1);
-	commit(l, VMS_REC_SHM_OPEN, e.n);
+	commit(l, VMS_REC_SHM_OPEN, e.p, e.n);
 }
 
 void vms_record_shm_unlink(const void *ra, uint64_t seq, const char *name)
@@ -707,14 +740,15 @@ void vms_record_shm_unlink(const void *ra, uint64_t seq, const char *name)
 	if (!l)
 		return;
 	uint32_t sid = capture(l, ra);
-	uint8_t *p = room(l, 3 * VMS_VARINT_MAX + NAME_MAX + 1);
+	uint8_t *p = room(l, VMS_REC_SHM_UNLINK,
+			  3 * VMS_VARINT_MAX + NAME_MAX + 1);
 	if (!p)
 		return;
 	struct enc e = { p, 0 };
 	put_seq(&e, l, seq);
 	put(&e, sid);
 	put_str(&e, name, NAME_MAX + 1);
-	commit(l, VMS_REC_SHM_UNLINK, e.n);
+	commit(l, VMS_REC_SHM_UNLINK, e.p, e.n);
 }
 
 void vms_record_shmget(const void *ra, long key, size_t size, int shmflg,
@@ -738,7 +772,7 @@ void vms_record_shmat(const void *ra, int shmid, const void *addr,
 		return;
 	uint64_t seq = vms_seq_next();
 	uint32_t sid = capture(l, ra);
-	uint8_t *p = room(l, 7 * VMS_VARINT_MAX);
+	uint8_t *p = room(l, VMS_REC_SHMAT, 7 * VMS_VARINT_MAX);
 	if (!p)
 		return;
 	struct enc e = { p, 0 };
@@ -749,7 +783,7 @@ void vms_record_shmat(const void *ra, int shmid, const void *addr,
 	put(&e, size);
 	put(&e, (unsigned)shmflg);
 	put(&e, key);
-	commit(l, VMS_REC_SHMAT, e.n);
+	commit(l, VMS_REC_SHMAT, e.p, e.n);
 }
 
 void vms_record_shmdt(const void *ra, uint64_t seq, const void *addr)
@@ -775,7 +809,7 @@ void vms_record_dlopen(const void *ra, const char *path, int flags,
 		vms_module_build_id(bias, build_id);
 	}
 	uint32_t sid = capture(l, ra);
-	uint8_t *p = room(l, 8 * VMS_VARINT_MAX + 2 * PATH_MAX +
+	uint8_t *p = room(l, VMS_REC_DLOPEN, 8 * VMS_VARINT_MAX + 2 * PATH_MAX +
 				     VMS_BUILD_ID_HEX);
 	if (!p)
 		return;
@@ -788,7 +822,7 @@ void vms_record_dlopen(const void *ra, const char *path, int flags,
 	put(&e, bias);
 	put_str(&e, build_id, sizeof(build_id));
 	put_str(&e, real_path, PATH_MAX);
-	commit(l, VMS_REC_DLOPEN, e.n);
+	commit(l, VMS_REC_DLOPEN, e.p, e.n);
 }
 
 void vms_record_dlclose(const void *ra, uint64_t seq, void *handle,
@@ -804,7 +838,7 @@ void vms_record_fork(unsigned api, const void *ra, uint64_t seq, pid_t child)
 	if (!l)
 		return;
 	uint32_t sid = capture(l, ra);
-	uint8_t *p = room(l, 4 * VMS_VARINT_MAX);
+	uint8_t *p = room(l, VMS_REC_FORK, 4 * VMS_VARINT_MAX);
 	if (!p)
 		return;
 	struct enc e = { p, 0 };
@@ -812,7 +846,7 @@ void vms_record_fork(unsigned api, const void *ra, uint64_t seq, pid_t child)
 	put(&e, api);
 	put(&e, sid);
 	put(&e, (uint64_t)child);
-	commit(l, VMS_REC_FORK, e.n);
+	commit(l, VMS_REC_FORK, e.p, e.n);
 }
 
 void vms_stack_here(const void *ra, uint32_t *lane_out, uint32_t *stack_out)
@@ -831,14 +865,14 @@ void vms_record_create(uint32_t lane, uint32_t stack, uint64_t handle)
 	/* The stack id belongs to the lane it was interned in. */
 	if (!l || l->index != lane)
 		return;
-	uint8_t *p = room(l, 3 * VMS_VARINT_MAX);
+	uint8_t *p = room(l, VMS_REC_CREATE, 3 * VMS_VARINT_MAX);
 	if (!p)
 		return;
 	struct enc e = { p, 0 };
 	put_seq(&e, l, vms_seq_next());
 	put(&e, stack);
 	put(&e, handle);
-	commit(l, VMS_REC_CREATE, e.n);
+	commit(l, VMS_REC_CREATE, e.p, e.n);
 }
 
 void vms_record_exit(uint64_t status)
@@ -846,14 +880,14 @@ void vms_record_exit(uint64_t status)
 	struct vms_lane *l = begin();
 	if (!l)
 		return;
-	uint8_t *p = room(l, 3 * VMS_VARINT_MAX);
+	uint8_t *p = room(l, VMS_REC_EXIT, 3 * VMS_VARINT_MAX);
 	if (!p)
 		return;
 	struct enc e = { p, 0 };
 	put_seq(&e, l, vms_seq_next());
 	put(&e, status);
 	put(&e, vms_dropped_events());
-	vms_lane_commit(l, VMS_REC_EXIT, e.n);
+	vms_lane_commit(l, VMS_REC_EXIT, e.p, e.n);
 }
 
 static struct vms_deferred *defer_slot(void)
@@ -894,7 +928,7 @@ static void flush_deferred(struct vms_lane *l)
 		uint32_t sid = 0;
 		if (d->type == VMS_REC_ALLOC)
 			sid = intern_here(l, &d->ra, 1);
-		uint8_t *p = room(l, 7 * VMS_VARINT_MAX);
+		uint8_t *p = room(l, d->type, 7 * VMS_VARINT_MAX);
 		if (!p)
 			break;
 		struct enc e = { p, 0 };
@@ -905,12 +939,13 @@ static void flush_deferred(struct vms_lane *l)
 			put_addr(&e, l, d->addr);
 			put(&e, d->size);
 			put(&e, 0);
-			if (d->api == VMS_API_REALLOC)
-				put(&e, d->old);
+			if (d->api == VMS_API_REALLOC ||
+			    d->api == VMS_API_REALLOCARRAY)
+				put_rel(&e, d->old, d->addr);
 		} else {
 			put_addr(&e, l, d->addr);
 		}
-		vms_lane_commit(l, d->type, e.n);
+		vms_lane_commit(l, d->type, e.p, e.n);
 	}
 	l->ndeferred = 0;
 }

@@ -17,20 +17,44 @@
  *   leaks       optional, written by the exit-time reachability scan
  *               (format below).
  *
- * Records.  Every record starts at a 4-byte aligned offset with a 32-bit
- * little-endian word: low 8 bits = type, high 24 bits = body length in bytes.
- * The body follows, then zero padding up to the next multiple of 4.  The
- * writer stores the body first and publishes the word last (release store),
- * and the file space after the last record is zero (reserved with
- * posix_fallocate), so a reader stops at the first all-zero word: a process
- * killed in the middle of a record leaves a clean end.  A VMS_REC_SKIP record
- * fills the tail of a chunk that the next record did not fit.
+ * Records.  A log is a stream of records with no alignment and no padding.
+ * Every record starts with one header byte h:
+ *
+ *   h == 0          the end of the log (the file space after the last
+ *                   record is zero: reserved with posix_fallocate)
+ *   1 <= h <= 127   a full header: the record type is h, then comes the
+ *                   body length L as a varint, then the body (L bytes).
+ *                   The writer may spend more bytes on L than it needs
+ *                   (a padded varint, e.g. 0x85 0x00 for 5): readers
+ *                   accept any varint of at most 10 bytes
+ *   h >= 128        a compact header, for the common small records: the
+ *                   record type is vms_rec_compact_types[(h >> 5) & 3],
+ *                   the body length is h & 31, the body follows at once
+ *
+ * A compact header is only a shorter spelling: any record of a type in
+ * vms_rec_compact_types may also come with a full header (the writer uses
+ * one when the body is longer than 31 bytes), and a reader decodes the body
+ * the same way whatever its header.  A type a reader does not know, in
+ * either header, is corrupt input.
+ *
+ * Crash safety.  The writer stores the body (and a full header's length)
+ * first and publishes the header byte last, with a release store; a single
+ * byte store is atomic.  A reader that meets a zero header byte stops
+ * there.  So a process killed at any instruction leaves a log whose
+ * readable prefix is exactly the records published before it died: a
+ * record in flight has a zero header byte, whatever part of its body is
+ * already written behind it.  Records never span chunks: a VMS_REC_SKIP
+ * record (full header, body ignored) fills the tail of a chunk that the
+ * next record did not fit, so the file stays one stream of records.
  *
  * Bodies are sequences of LEB128 varints (unsigned) and strings (varint
  * length, then bytes, no NUL).  Within one log, these fields are deltas
  * against the log's running state (reset to zero at the start of the file):
  *   seq   : seq = prev_seq + varint            (sequence numbers only grow)
- *   addr  : addr = prev_addr + unzigzag(varint) (allocation addresses only)
+ *   addr  : addr = prev_addr + unzigzag(varint) (allocation addresses only:
+ *           the addr of ALLOC, MALLOC, FREE and FREE_PLAIN)
+ * ALLOC's old_addr is relative to the same record's addr
+ * (old_addr = addr + unzigzag(varint)): a realloc in place costs one byte.
  * All other fields are absolute.  The field order per type is listed next to
  * each type below; readers must ignore extra trailing bytes in a body (room
  * for later fields) but reject bodies shorter than the listed fields.
@@ -98,7 +122,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#define VMS_FORMAT_VERSION 1
+#define VMS_FORMAT_VERSION 2
 #define VMS_VERSION_STRING "0.1.0"
 
 /* ---- meta keys (one per line, "key value") ------------------------------ */
@@ -120,15 +144,17 @@ struct vms_log_header {
 	uint8_t reserved[32];
 };
 
-/* ---- record header word ------------------------------------------------ */
-#define VMS_REC_TYPE(w) ((unsigned)((w) & 0xffu))
-#define VMS_REC_LEN(w) ((uint32_t)((w) >> 8))
-#define VMS_REC_WORD(type, len) ((uint32_t)(type) | ((uint32_t)(len) << 8))
-#define VMS_REC_MAX_BODY ((1u << 24) - 1)
-#define VMS_ALIGN4(n) (((n) + 3u) & ~(size_t)3u)
+/* ---- record headers (see "Records" above) ------------------------------ */
+#define VMS_REC_FULL_MAX 127u     /* largest type with a full header */
+#define VMS_REC_COMPACT 0x80u     /* header bit: a compact header */
+#define VMS_REC_COMPACT_MAX 31u   /* largest body of a compact header */
+#define VMS_REC_COMPACT_HDR(code, len) \
+	((uint8_t)(VMS_REC_COMPACT | (unsigned)(code) << 5 | (unsigned)(len)))
+#define VMS_REC_COMPACT_CODE(h) (((unsigned)(h) >> 5) & 3u)
+#define VMS_REC_COMPACT_LEN(h) ((unsigned)(h) & VMS_REC_COMPACT_MAX)
 
 enum vms_rec_type {
-	VMS_REC_NONE = 0,   /* never written: the all-zero word ends a log */
+	VMS_REC_NONE = 0,   /* never written: a zero header byte ends a log */
 	/* varint fields in order: */
 	VMS_REC_SKIP = 1,   /* (none): ignore the body, go on after it */
 	VMS_REC_STACK = 2,  /* id, n, then n frames: frame[i] = frame[i-1] +
@@ -137,9 +163,12 @@ enum vms_rec_type {
 	VMS_REC_TIME = 3,   /* monotonic_ns (absolute) */
 	VMS_REC_ALLOC = 4,  /* seq, api, stack, addr, size, align; for
 			     * VMS_API_REALLOC/REALLOCARRAY also old_addr
-			     * (absolute, 0 for realloc(NULL, n)) */
-	VMS_REC_FREE = 5,   /* seq, api, addr (api = free, or realloc for the
-			     * release half of a moving realloc/realloc(p, 0)) */
+			     * (relative to addr, see above; old_addr 0 for
+			     * realloc(NULL, n)).  malloc with align 0 is
+			     * written as the shorter MALLOC */
+	VMS_REC_FREE = 5,   /* seq, api, addr (api = realloc/reallocarray for
+			     * the release half of a moving realloc or
+			     * realloc(p, 0); free is written as FREE_PLAIN) */
 	VMS_REC_MMAP = 6,   /* seq, api, stack, addr, len, prot, flags, fd,
 			     * offset, dev, ino, path(string), old_addr,
 			     * old_len (mremap only, else 0).  For mremap:
@@ -173,8 +202,29 @@ enum vms_rec_type {
 				* log (e.g. disk full), records after it lost */
 	VMS_REC_CREATE = 24,  /* seq, stack, handle: pthread_create returned in
 			       * the creating thread */
+	VMS_REC_MALLOC = 25,  /* seq, stack, addr, size: an ALLOC with api
+			       * malloc and align 0 */
+	VMS_REC_FREE_PLAIN = 26, /* seq, addr: a FREE with api free */
 	VMS_REC__COUNT
 };
+
+/* The record types a compact header can name, by its code
+ * (VMS_REC_COMPACT_CODE). */
+static const uint8_t vms_rec_compact_types[4] = {
+	VMS_REC_MALLOC, VMS_REC_FREE_PLAIN, VMS_REC_ALLOC, VMS_REC_FREE,
+};
+
+/* The compact header code of a record type, or -1 when it has none. */
+static inline int vms_rec_compact_code(unsigned type)
+{
+	switch (type) {
+	case VMS_REC_MALLOC: return 0;
+	case VMS_REC_FREE_PLAIN: return 1;
+	case VMS_REC_ALLOC: return 2;
+	case VMS_REC_FREE: return 3;
+	default: return -1;
+	}
+}
 
 /* API ids: which hooked function produced a record.  Also the key order of
  * "calls" in `vmspy summary --json`. */
@@ -260,6 +310,29 @@ static inline size_t vms_varint_put(uint8_t *p, uint64_t v)
 	return n;
 }
 
+/* The number of bytes vms_varint_put writes for v (1..10). */
+static inline size_t vms_varint_size(uint64_t v)
+{
+	size_t n = 1;
+	while (v >= 0x80) {
+		v >>= 7;
+		n++;
+	}
+	return n;
+}
+
+/* Encode v in exactly n bytes: a varint padded with continuation bytes
+ * (0x80 | 0 bits), which every varint reader decodes to v.
+ * pre: vms_varint_size(v) <= n <= VMS_VARINT_MAX. */
+static inline void vms_varint_put_padded(uint8_t *p, uint64_t v, size_t n)
+{
+	for (size_t i = 0; i + 1 < n; i++) {
+		p[i] = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	p[n - 1] = (uint8_t)v;
+}
+
 /* Decode a varint from [*p, end).  Returns 0 and advances *p on success,
  * -1 when the input ends first or the value does not fit 64 bits. */
 static inline int vms_varint_get(const uint8_t **p, const uint8_t *end,
@@ -307,6 +380,39 @@ static inline int vms_varint_get(const uint8_t **p, const uint8_t *end,
 		shift += 7;
 		if (shift > 63)
 			return -1;
+	}
+	return -1;
+}
+
+/* vms_varint_get for a varint that must end before end, when the memory
+ * up to lim (lim >= end) may be read: with ten bytes readable it decodes
+ * without a bounds check per byte, then checks the end once.  For the
+ * fields of a record body: end = the body's end, lim = the file's. */
+static inline __attribute__((always_inline)) int
+vms_varint_get_in(const uint8_t **p, const uint8_t *end, const uint8_t *lim,
+		  uint64_t *out)
+{
+	const uint8_t *q = *p;
+	uint64_t v;
+
+	if (__builtin_expect(q < end && q[0] < 0x80, 1)) {
+		*out = q[0];
+		*p = q + 1;
+		return 0;
+	}
+	if (lim - q < VMS_VARINT_MAX)
+		return vms_varint_get(p, end, out);
+	v = q[0] & 0x7f;
+	for (unsigned i = 1; i < VMS_VARINT_MAX; i++) {
+		uint64_t b = q[i];
+		v |= (b & 0x7f) << (7 * i);
+		if (!(b & 0x80)) {
+			if ((i == VMS_VARINT_MAX - 1 && b > 1) || q + i >= end)
+				return -1;
+			*out = v;
+			*p = q + i + 1;
+			return 0;
+		}
 	}
 	return -1;
 }

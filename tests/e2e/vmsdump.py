@@ -55,21 +55,28 @@ A = {n: i for i, n in enumerate(API)}
 
 (SKIP, STACK, TIME, ALLOC, FREE, MMAP, MUNMAP, MPROTECT, MADVISE, BRK,
  SHM_OPEN, SHM_UNLINK, SHMGET, SHMAT, SHMDT, THREAD_BEGIN, THREAD_END,
- DLOPEN, DLCLOSE, FORK, SNAPSHOT, EXIT, DISABLED, CREATE) = range(1, 25)
+ DLOPEN, DLCLOSE, FORK, SNAPSHOT, EXIT, DISABLED, CREATE, MALLOC,
+ FREE_PLAIN) = range(1, 27)
+# Record types a compact header names, by its code (bits 5-6).
+COMPACT = [MALLOC, FREE_PLAIN, ALLOC, FREE]
 TYPE_NAMES = {v: k for k, v in dict(
     SKIP=SKIP, STACK=STACK, TIME=TIME, ALLOC=ALLOC, FREE=FREE, MMAP=MMAP,
     MUNMAP=MUNMAP, MPROTECT=MPROTECT, MADVISE=MADVISE, BRK=BRK,
     SHM_OPEN=SHM_OPEN, SHM_UNLINK=SHM_UNLINK, SHMGET=SHMGET, SHMAT=SHMAT,
     SHMDT=SHMDT, THREAD_BEGIN=THREAD_BEGIN, THREAD_END=THREAD_END,
     DLOPEN=DLOPEN, DLCLOSE=DLCLOSE, FORK=FORK, SNAPSHOT=SNAPSHOT, EXIT=EXIT,
-    DISABLED=DISABLED, CREATE=CREATE).items()}
+    DISABLED=DISABLED, CREATE=CREATE, MALLOC=MALLOC,
+    FREE_PLAIN=FREE_PLAIN).items()}
 
 # Field layout per type: 'q' seq (delta), 'a' addr (zigzag delta),
-# 'v' varint, 's' string.  Optional trailing fields are in OPTIONAL.
+# 'v' varint, 's' string.  ALLOC's old_addr (realloc*) and DLOPEN's module
+# fields are handled by read_log.  MALLOC and FREE_PLAIN come out as ALLOC
+# and FREE with the fields they leave out.
 LAYOUT = {
-    SKIP: "", STACK: None, TIME: "v",
     ALLOC: ("seq api stack addr size align", "qvvavv"),
+    MALLOC: ("seq stack addr size", "qvav"),
     FREE: ("seq api addr", "qva"),
+    FREE_PLAIN: ("seq addr", "qa"),
     MMAP: ("seq api stack addr len prot flags fd offset dev ino path "
            "old_addr old_len", "qvvvvvvvvvvsvv"),
     MUNMAP: ("seq api stack addr len", "qvvvv"),
@@ -84,8 +91,7 @@ LAYOUT = {
     THREAD_BEGIN: ("seq tid stack_lo stack_hi guard creator_lane "
                    "creator_stack handle", "qvvvvvvv"),
     THREAD_END: ("seq tid", "qv"),
-    DLOPEN: ("seq stack flags handle path bias build_id real_path",
-             "qvvvsvss"),
+    DLOPEN: ("seq stack flags handle path", "qvvvs"),
     DLCLOSE: ("seq stack handle result", "qvvv"),
     FORK: ("seq api stack child_pid", "qvvv"),
     EXIT: ("seq status dropped", "qvv"),
@@ -122,23 +128,28 @@ def unzigzag(v):
 
 
 def read_log(path):
-    """Yields (offset, type, fields) for every record of one lane file."""
+    """Yields (offset, type, fields) for every record of one lane file.
+    MALLOC and FREE_PLAIN records are given as ALLOC and FREE (with a
+    "_form" field naming the record type)."""
     with open(path, "rb") as f:
         b = f.read()
     if len(b) < 64:
         raise Bad("%s: shorter than its header" % path)
     magic, version, lane, chunk, pid = struct.unpack_from("<8sIIQQ", b, 0)
-    if magic != b"VMSPYLG1" or version != 1:
+    if magic != b"VMSPYLG1" or version != 2:
         raise Bad("%s: bad magic or version" % path)
     off = 64
     prev_seq = 0
     prev_addr = 0
-    while off + 4 <= len(b):
-        word, = struct.unpack_from("<I", b, off)
-        if word == 0:
+    while off < len(b):
+        h = b[off]
+        if h == 0:
             return
-        typ, ln = word & 0xff, word >> 8
-        body = off + 4
+        if h & 0x80:
+            typ, ln, body = COMPACT[(h >> 5) & 3], h & 31, off + 1
+        else:
+            typ = h
+            ln, body = varint(b, off + 1, len(b))
         end = body + ln
         if end > len(b):
             raise Bad("%s: record at offset %d runs past the end" %
@@ -159,6 +170,10 @@ def read_log(path):
             pass
         elif typ == TIME or typ in LAYOUT:
             names, kinds = TIME_LAYOUT if typ == TIME else LAYOUT[typ]
+            if typ == MALLOC:
+                rec.update(_form="MALLOC", api=A["malloc"], align=0)
+            elif typ == FREE_PLAIN:
+                rec.update(_form="FREE_PLAIN", api=A["free"])
             i = body
             for name, k in zip(names.split(), kinds):
                 if k == "s":
@@ -180,12 +195,22 @@ def read_log(path):
             if typ == ALLOC and rec["api"] in (A["realloc"],
                                                A["reallocarray"]):
                 v, i = varint(b, i, end)
-                rec["old_addr"] = v
+                rec["old_addr"] = (rec["addr"] + unzigzag(v)) & (2**64 - 1)
+            if typ == DLOPEN and i < end:
+                rec["bias"], i = varint(b, i, end)
+                for name in ("build_id", "real_path"):
+                    n, i = varint(b, i, end)
+                    if i + n > end:
+                        raise Bad("%s: string past record at %d" %
+                                  (path, off))
+                    rec[name] = b[i:i + n].decode("utf-8", "replace")
+                    i += n
+            typ = {MALLOC: ALLOC, FREE_PLAIN: FREE}.get(typ, typ)
         else:
             raise Bad("%s: unknown record type %d at offset %d" %
                       (path, typ, off))
         yield off, typ, rec
-        off = body + ((ln + 3) & ~3)
+        off = end
 
 
 def read_meta(rec):

@@ -36,9 +36,11 @@ def pack(rec, out, max_log, max_snap):
         data = open(p, "rb").read()
         if name.startswith("log."):
             data = data[:max_log]
-            # Trailing zero bytes past the last record carry nothing.
+            # The zero bytes past the last record carry nothing; keep a
+            # few, which may be the last fields of the last record.
+            n = len(data)
             data = data.rstrip(b"\0")
-            data += b"\0" * ((-len(data)) % 4)
+            data += b"\0" * min(16, n - len(data))
         elif name.startswith("snap.") and len(data) > max_snap:
             # Keep the snapshot complete: cut after the last whole smaps
             # region (its VmFlags line) that fits.

@@ -30,6 +30,10 @@ struct synth_log {
 	size_t body_len;
 	uint32_t lane;
 	uint64_t seq, addr;       /* running delta state */
+	/* Variations every synth_end applies, for tests of the framing:
+	 * full_len > 0 writes a full header whose length takes at least
+	 * full_len bytes; extra bytes of 0xab go after every body. */
+	size_t full_len, extra;
 };
 
 static inline void synth_reserve(struct synth_log *l, size_t n)
@@ -72,7 +76,12 @@ static inline void synth_log_release(struct synth_log *l)
 	memset(l, 0, sizeof(*l));
 }
 
-/* ---- one record: synth_u()/synth_str()... then synth_end(type) ---- */
+/* ---- one record: synth_u()/synth_str()... then synth_end(type) ----
+ *
+ * synth_end writes the header the recorder would (unless l->full_len):
+ * compact for the heap types when the body fits 31 bytes, else full with
+ * the shortest length; synth_end_full forces a full header with the length
+ * in at least `lenbytes` bytes (a padded varint, 0 = shortest). */
 
 static inline void synth_u(struct synth_log *l, uint64_t v)
 {
@@ -101,15 +110,53 @@ static inline void synth_daddr(struct synth_log *l, uint64_t addr)
 	l->addr = addr;
 }
 
+static inline void synth_end_full(struct synth_log *l, unsigned type,
+				  size_t lenbytes)
+{
+	uint8_t head[1 + VMS_VARINT_MAX];
+	size_t need = 0;
+
+	if (l->body_len + l->extra > sizeof(l->body))
+		abort();
+	memset(l->body + l->body_len, 0xab, l->extra);
+	l->body_len += l->extra;
+	for (uint64_t v = l->body_len; need == 0 || v; v >>= 7)
+		need++;
+	if (lenbytes < need)
+		lenbytes = need;
+	head[0] = (uint8_t)type;
+	/* LEB128, padded: continuation bits on every byte but the last. */
+	for (size_t i = 0; i < lenbytes; i++)
+		head[1 + i] = (uint8_t)(((l->body_len >> (7 * i)) & 0x7f) |
+					(i + 1 < lenbytes ? 0x80 : 0));
+	synth_raw(l, head, 1 + lenbytes);
+	synth_raw(l, l->body, l->body_len);
+	l->body_len = 0;
+}
+
 static inline void synth_end(struct synth_log *l, unsigned type)
 {
-	uint32_t word = VMS_REC_WORD(type, l->body_len);
-	static const uint8_t zero[4];
+	static const unsigned compact[] = { VMS_REC_MALLOC, VMS_REC_FREE_PLAIN,
+					    VMS_REC_ALLOC, VMS_REC_FREE };
 
-	synth_raw(l, &word, 4);
-	synth_raw(l, l->body, l->body_len);
-	synth_raw(l, zero, VMS_ALIGN4(l->body_len) - l->body_len);
-	l->body_len = 0;
+	if (l->full_len) {
+		synth_end_full(l, type, l->full_len);
+		return;
+	}
+	for (unsigned code = 0; code < 4; code++) {
+		if (compact[code] != type || l->body_len + l->extra > 31)
+			continue;
+		if (l->body_len + l->extra > sizeof(l->body))
+			abort();
+		memset(l->body + l->body_len, 0xab, l->extra);
+		l->body_len += l->extra;
+		uint8_t h = (uint8_t)(0x80 | code << 5 | l->body_len);
+		synth_raw(l, &h, 1);
+		synth_raw(l, l->body, l->body_len);
+		l->body_len = 0;
+		return;
+	}
+	synth_end_full(l, type, 0);
 }
 
 /* ---- whole records ---- */
@@ -140,10 +187,11 @@ static inline void synth_stack(struct synth_log *l, uint64_t id,
 	synth_end(l, VMS_REC_STACK);
 }
 
-static inline void synth_alloc(struct synth_log *l, uint64_t seq,
-			       unsigned api, uint64_t stack, uint64_t addr,
-			       uint64_t size, uint64_t align,
-			       uint64_t old_addr)
+/* An ALLOC record, always the long form. */
+static inline void synth_alloc_long(struct synth_log *l, uint64_t seq,
+				    unsigned api, uint64_t stack,
+				    uint64_t addr, uint64_t size,
+				    uint64_t align, uint64_t old_addr)
 {
 	synth_seq(l, seq);
 	synth_u(l, api);
@@ -152,17 +200,50 @@ static inline void synth_alloc(struct synth_log *l, uint64_t seq,
 	synth_u(l, size);
 	synth_u(l, align);
 	if (api == VMS_API_REALLOC || api == VMS_API_REALLOCARRAY)
-		synth_u(l, old_addr);
+		synth_u(l, vms_zigzag((int64_t)(old_addr - addr)));
 	synth_end(l, VMS_REC_ALLOC);
 }
 
-static inline void synth_free(struct synth_log *l, uint64_t seq, unsigned api,
-			      uint64_t addr)
+/* An allocation as the recorder writes it: MALLOC for malloc with align
+ * 0, else ALLOC. */
+static inline void synth_alloc(struct synth_log *l, uint64_t seq,
+			       unsigned api, uint64_t stack, uint64_t addr,
+			       uint64_t size, uint64_t align,
+			       uint64_t old_addr)
+{
+	if (api != VMS_API_MALLOC || align) {
+		synth_alloc_long(l, seq, api, stack, addr, size, align,
+				 old_addr);
+		return;
+	}
+	synth_seq(l, seq);
+	synth_u(l, stack);
+	synth_daddr(l, addr);
+	synth_u(l, size);
+	synth_end(l, VMS_REC_MALLOC);
+}
+
+/* A FREE record, always the long form. */
+static inline void synth_free_long(struct synth_log *l, uint64_t seq,
+				   unsigned api, uint64_t addr)
 {
 	synth_seq(l, seq);
 	synth_u(l, api);
 	synth_daddr(l, addr);
 	synth_end(l, VMS_REC_FREE);
+}
+
+/* A release as the recorder writes it: FREE_PLAIN for free, else FREE. */
+static inline void synth_free(struct synth_log *l, uint64_t seq, unsigned api,
+			      uint64_t addr)
+{
+	if (api != VMS_API_FREE) {
+		synth_free_long(l, seq, api, addr);
+		return;
+	}
+	synth_seq(l, seq);
+	synth_daddr(l, addr);
+	synth_end(l, VMS_REC_FREE_PLAIN);
 }
 
 static inline void synth_mmap(struct synth_log *l, uint64_t seq, unsigned api,

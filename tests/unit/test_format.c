@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Unit tests for the encoding primitives of include/vmspy/format.h: varints,
- * zigzag and strings, round trips at the 64-bit extremes and rejection of
- * truncated or overlong input.
+ * Unit tests for the encoding primitives of include/vmspy/format.h: varints
+ * (also padded), zigzag, strings and record headers, round trips at the
+ * 64-bit extremes and rejection of truncated or overlong input.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -164,15 +164,51 @@ static void string_huge_length(void **state)
 	assert_int_equal(vms_string_get(&p, buf + n + 1, &out, &len), -1);
 }
 
-static void record_word(void **state)
+static void varint_padded(void **state)
 {
-	uint32_t w = VMS_REC_WORD(VMS_REC_MMAP, VMS_REC_MAX_BODY);
 	(void)state;
-	assert_int_equal(VMS_REC_TYPE(w), VMS_REC_MMAP);
-	assert_int_equal(VMS_REC_LEN(w), VMS_REC_MAX_BODY);
-	assert_int_equal(VMS_ALIGN4(0), 0);
-	assert_int_equal(VMS_ALIGN4(1), 4);
-	assert_int_equal(VMS_ALIGN4(4), 4);
+	for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+		size_t need = vms_varint_size(values[i]);
+		uint8_t buf[VMS_VARINT_MAX];
+
+		assert_int_equal(need, vms_varint_put(buf, values[i]));
+		for (size_t n = need; n <= VMS_VARINT_MAX; n++) {
+			const uint8_t *p = buf;
+			uint64_t out = 0;
+
+			memset(buf, 0xcc, sizeof(buf));
+			vms_varint_put_padded(buf, values[i], n);
+			assert_int_equal(vms_varint_get(&p, buf + n, &out), 0);
+			assert_true(out == values[i]);
+			assert_ptr_equal(p, buf + n);
+		}
+	}
+	{
+		/* 5 in two bytes: 0x85 0x00 */
+		uint8_t buf[2];
+		vms_varint_put_padded(buf, 5, 2);
+		assert_int_equal(buf[0], 0x85);
+		assert_int_equal(buf[1], 0);
+	}
+}
+
+static void record_headers(void **state)
+{
+	(void)state;
+	/* Full headers name the type; compact ones need bit 7. */
+	assert_true(VMS_REC__COUNT - 1 <= VMS_REC_FULL_MAX);
+	for (unsigned code = 0; code < 4; code++) {
+		unsigned type = vms_rec_compact_types[code];
+		for (unsigned len = 0; len <= VMS_REC_COMPACT_MAX; len++) {
+			uint8_t h = VMS_REC_COMPACT_HDR(code, len);
+			assert_true(h & VMS_REC_COMPACT);
+			assert_int_equal(VMS_REC_COMPACT_CODE(h), code);
+			assert_int_equal(VMS_REC_COMPACT_LEN(h), len);
+		}
+		assert_int_equal(vms_rec_compact_code(type), (int)code);
+	}
+	assert_int_equal(vms_rec_compact_code(VMS_REC_MMAP), -1);
+	assert_int_equal(vms_rec_compact_code(VMS_REC_SKIP), -1);
 	assert_int_equal(sizeof(struct vms_log_header), VMS_LOG_HEADER_SIZE);
 }
 
@@ -186,7 +222,8 @@ int main(void)
 		cmocka_unit_test(address_delta_extremes),
 		cmocka_unit_test(string_round_trip),
 		cmocka_unit_test(string_huge_length),
-		cmocka_unit_test(record_word),
+		cmocka_unit_test(varint_padded),
+		cmocka_unit_test(record_headers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

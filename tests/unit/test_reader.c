@@ -69,7 +69,7 @@ static void meta_parsed(void **state)
 	(void)state;
 
 	assert_int_equal(synth_text(dir, "meta",
-		"vmspy-recording 1\n"
+		"vmspy-recording 2\n"
 		"pid 77\nexe /bin/a\\nb\\\\c\nargc 3\nargv 0 a\n"
 		"argv 2 x\\ty\nfuture_key whatever\npage_size 16384\n"
 		"start_monotonic_ns 5\nargv_redacted 1\n"), 0);
@@ -91,11 +91,11 @@ static void meta_parsed(void **state)
 static void meta_rejected(void **state)
 {
 	static const char *const bad[] = {
-		"", "not a recording\n", "vmspy-recording 2\npid 1\n",
-		"vmspy-recording 1\npid x1\n",
-		"vmspy-recording 1\nexe bad\\qescape\n",
-		"vmspy-recording 1\nargv 99999999999 x\n",
-		"vmspy-recording 1\npage_size 1000\n",
+		"", "not a recording\n", "vmspy-recording 1\npid 1\n",
+		"vmspy-recording 2\npid x1\n",
+		"vmspy-recording 2\nexe bad\\qescape\n",
+		"vmspy-recording 2\nargv 99999999999 x\n",
+		"vmspy-recording 2\npage_size 1000\n",
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -261,20 +261,20 @@ static void decode_stacks_time_skip(void **state)
 	done(&rec, &rp, &c, dir);
 }
 
-/* Records after an all-zero word are never read. */
-static void zero_word_ends_log(void **state)
+/* Records after a zero header byte are never read. */
+static void zero_header_ends_log(void **state)
 {
 	struct vms_recording rec;
 	struct vms_replay rp;
 	struct synth_log l;
-	uint32_t zero = 0;
+	uint8_t zero = 0;
 	char *dir = synth_tmpdir();
 	(void)state;
 
 	synth_meta(dir, PID);
 	synth_log_init(&l, 0, PID);
 	synth_alloc(&l, 1, VMS_API_MALLOC, 0, 0x1000, 1, 0, 0);
-	synth_raw(&l, &zero, 4);
+	synth_raw(&l, &zero, 1);
 	synth_alloc(&l, 2, VMS_API_MALLOC, 0, 0x2000, 1, 0, 0);
 	synth_log_save_tail(&l, dir, 0);
 	synth_log_release(&l);
@@ -345,14 +345,21 @@ static void bad_truncated(struct synth_log *l)
 
 static void bad_length(struct synth_log *l)
 {
-	uint32_t w = VMS_REC_WORD(VMS_REC_ALLOC, 99999);
-	synth_raw(l, &w, 4);
+	static const uint8_t h[] = { VMS_REC_ALLOC, 0x9f, 0x8d, 0x06 };
+	synth_raw(l, h, sizeof(h)); /* 99999 */
+}
+
+static void bad_length_varint(struct synth_log *l)
+{
+	/* The length varint is cut by the end of the file. */
+	static const uint8_t h[] = { VMS_REC_MMAP, 0x9f, 0x8d };
+	synth_raw(l, h, sizeof(h));
 }
 
 static void bad_type(struct synth_log *l)
 {
-	uint32_t w = VMS_REC_WORD(77, 0);
-	synth_raw(l, &w, 4);
+	static const uint8_t h[] = { 77, 0 };
+	synth_raw(l, h, sizeof(h));
 }
 
 static void bad_short_body(struct synth_log *l)
@@ -382,21 +389,43 @@ static void bad_api(struct synth_log *l)
 
 static void bad_realloc_without_old(struct synth_log *l)
 {
-	synth_alloc(l, 3, VMS_API_MALLOC, 0, 0x2000, 8, 0, 0);
-	/* rewrite as realloc: api byte is the second body byte */
-	l->buf[l->len - 12 + 4 + 1] = VMS_API_REALLOC;
+	synth_seq(l, 3);
+	synth_u(l, VMS_API_REALLOC);
+	synth_u(l, 0);
+	synth_daddr(l, 0x2000);
+	synth_u(l, 8);
+	synth_u(l, 0);
+	synth_end(l, VMS_REC_ALLOC);
+}
+
+static void bad_short_malloc(struct synth_log *l)
+{
+	synth_seq(l, 3);
+	synth_u(l, 0);
+	synth_daddr(l, 0x2000);
+	synth_end(l, VMS_REC_MALLOC); /* no size */
+}
+
+static void bad_short_free_plain(struct synth_log *l)
+{
+	synth_seq(l, 3);
+	synth_end_full(l, VMS_REC_FREE_PLAIN, 2); /* no addr */
 }
 
 static void damage_cases(void **state)
 {
 	(void)state;
 	check_damage(bad_truncated, 0,
-		     "record length 7 past end of file");
+		     "record length 5 past end of file");
 	check_damage(bad_length, 64, "record length 99999 past end of file");
+	check_damage(bad_length_varint, 0, "record length past end of file");
 	check_damage(bad_type, 64, "unknown record type 77");
 	check_damage(bad_short_body, 64, "ALLOC body too short (2 bytes)");
+	check_damage(bad_short_malloc, 64, "MALLOC body too short (4 bytes)");
+	check_damage(bad_short_free_plain, 64,
+		     "FREE_PLAIN body too short (1 bytes)");
 	check_damage(bad_undefined_stack, 64,
-		     "ALLOC uses undefined stack id 5");
+		     "MALLOC uses undefined stack id 5");
 	check_damage(bad_seq_wrap, 64, "sequence number goes backwards");
 	check_damage(bad_api, 64, "api 10 not valid in a FREE record");
 	check_damage(bad_realloc_without_old, 64,
@@ -462,6 +491,410 @@ static void stack_id_jump_rejected(void **state)
 	assert_int_equal(rp.nr_damage, 1);
 	assert_non_null(strstr(rp.damage[0].message, "out of order"));
 	done(&rec, &rp, &c, dir);
+}
+
+/* ---- framing (format.h "Records") ---- */
+
+/* A log in memory whose last byte is followed by an unmapped page: a read
+ * past the end of the data faults instead of passing unnoticed. */
+struct guarded {
+	uint8_t *map;
+	size_t map_len;
+	struct vms_logfile log;
+};
+
+static void guarded_init(struct guarded *g, const uint8_t *buf, size_t n)
+{
+	const size_t pg = 4096;
+	size_t pages = (n + pg - 1) / pg;
+
+	g->map_len = (pages + 1) * pg;
+	g->map = mmap(NULL, g->map_len, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(g->map != MAP_FAILED);
+	assert_int_equal(mprotect(g->map + pages * pg, pg, PROT_NONE), 0);
+	memset(&g->log, 0, sizeof(g->log));
+	g->log.lane = 0;
+	strcpy(g->log.name, "log.0");
+	g->log.data = g->map + pages * pg - n;
+	g->log.size = n;
+	memcpy((uint8_t *)(uintptr_t)g->log.data, buf, n);
+	memcpy(&g->log.header, buf, sizeof(g->log.header));
+}
+
+static void guarded_release(struct guarded *g)
+{
+	munmap(g->map, g->map_len);
+}
+
+/* Reads all of buf[0, n) as lane 0: the events into ev (up to max), the
+ * count into *nev; returns the reader's result (0 or -1), the message in
+ * err (or "").  An event's string is copied: the log is gone after. */
+static int read_buf(const uint8_t *buf, size_t n, struct vms_event *ev,
+		    size_t max, size_t *nev, char *err, size_t err_cap,
+		    size_t *err_at)
+{
+	struct guarded g;
+	struct vms_stacks stacks;
+	struct vms_logreader r;
+	struct vms_event e;
+	int ret;
+
+	guarded_init(&g, buf, n);
+	vms_stacks_init(&stacks);
+	vms_logreader_init(&r, &g.log, &stacks, PID);
+	*nev = 0;
+	while ((ret = vms_logreader_next(&r, &e)) > 0) {
+		if (*nev < max) {
+			ev[*nev] = e;
+			if (e.str_len) {
+				char *copy = malloc(e.str_len);
+				assert_non_null(copy);
+				memcpy(copy, e.str, e.str_len);
+				ev[*nev].str = copy;
+			}
+		}
+		++*nev;
+	}
+	assert_int_equal(r.events, *nev);
+	snprintf(err, err_cap, "%s", r.error ? r.error : "");
+	*err_at = r.error_offset;
+	vms_logreader_release(&r);
+	vms_stacks_release(&stacks);
+	guarded_release(&g);
+	return ret;
+}
+
+#define MAX_RECS 64
+
+/* Where each record of a sample log ends, and whether it is an event. */
+struct bounds {
+	size_t end[MAX_RECS];
+	bool event[MAX_RECS];
+	size_t n;
+};
+
+static void mark(struct bounds *b, const struct synth_log *l, bool event)
+{
+	assert_true(b->n < MAX_RECS);
+	b->end[b->n] = l->len;
+	b->event[b->n++] = event;
+}
+
+/* One of every heap record form and a few others, with values at the
+ * extremes of the delta coding. */
+static void sample(struct synth_log *l, struct bounds *b)
+{
+	static const uint64_t f1[] = { 0x401000, 0x400800, 0x7fff00001234 };
+	struct bounds none;
+	if (!b)
+		b = &none;
+	b->n = 0;
+	synth_stack(l, 1, f1, 3);
+	mark(b, l, false);
+	synth_time(l, 1500000000);
+	mark(b, l, false);
+	synth_alloc(l, 1, VMS_API_MALLOC, 1, 0x555500001000, 100, 0, 0);
+	mark(b, l, true);
+	synth_alloc(l, 2, VMS_API_CALLOC, 0, 0x555500002000, 40, 0, 0);
+	mark(b, l, true);
+	synth_alloc(l, 3, VMS_API_POSIX_MEMALIGN, 1, 0x7f0000000000, 4096,
+		    4096, 0);
+	mark(b, l, true);
+	synth_free(l, 4, VMS_API_FREE, 0x555500001000);
+	mark(b, l, true);
+	synth_skip(l, 5);
+	mark(b, l, false);
+	/* a moving realloc, realloc(NULL, n), one in place */
+	synth_free(l, 5, VMS_API_REALLOC, 0x555500002000);
+	mark(b, l, true);
+	synth_alloc(l, 6, VMS_API_REALLOC, 1, 0x555500003000, 80, 0,
+		    0x555500002000);
+	mark(b, l, true);
+	synth_alloc(l, 7, VMS_API_REALLOC, 0, 0x555500004000, 8, 0, 0);
+	mark(b, l, true);
+	synth_free(l, 8, VMS_API_REALLOCARRAY, 0x555500004000);
+	mark(b, l, true);
+	synth_alloc(l, 9, VMS_API_REALLOCARRAY, 1, 0x555500004000, 16, 0,
+		    0x555500004000);
+	mark(b, l, true);
+	synth_mmap(l, 10, VMS_API_MMAP, 1, 0x7f1234560000, 8192, PROT_READ,
+		   MAP_PRIVATE, 3, 4096, "/lib/x.so", 0, 0);
+	mark(b, l, true);
+	synth_munmap(l, 11, VMS_API_MUNMAP, 0, 0x7f1234560000, 8192);
+	mark(b, l, true);
+	/* too long for a compact header (39 bytes) */
+	synth_alloc(l, 1ull << 62, VMS_API_REALLOC, 1, UINT64_MAX - 15,
+		    UINT64_MAX, 0, 0x4000000000000000);
+	mark(b, l, true);
+	/* every field at its widest that a MALLOC can be compact with */
+	synth_alloc(l, (1ull << 62) + (1ull << 63), VMS_API_MALLOC, 1,
+		    0x4000000000000010, UINT64_MAX, 0, 0);
+	mark(b, l, true);
+	synth_free(l, UINT64_MAX, VMS_API_FREE, 0x4000000000000010);
+	mark(b, l, true);
+}
+
+static void sample_log(struct synth_log *l, size_t full_len, size_t extra,
+		       struct bounds *b)
+{
+	synth_log_init(l, 0, PID);
+	l->full_len = full_len;
+	l->extra = extra;
+	sample(l, b);
+}
+
+static void free_strings(struct vms_event *ev, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free((char *)(uintptr_t)ev[i].str);
+}
+
+static void same_event(const struct vms_event *a, const struct vms_event *b)
+{
+	assert_int_equal(a->type, b->type);
+	assert_int_equal(a->api, b->api);
+	assert_true(a->seq == b->seq);
+	assert_true(a->addr == b->addr);
+	assert_true(a->size == b->size);
+	assert_true(a->align == b->align);
+	assert_true(a->old_addr == b->old_addr);
+	assert_int_equal(a->stack, b->stack);
+	assert_int_equal(a->gstack, b->gstack);
+	assert_true(a->time_ns == b->time_ns);
+	assert_true(a->tid == b->tid);
+	assert_true(a->len == b->len);
+	assert_true(a->prot == b->prot);
+	assert_true(a->fd == b->fd);
+	assert_int_equal(a->str_len, b->str_len);
+	if (a->str_len)
+		assert_memory_equal(a->str, b->str, a->str_len);
+}
+
+/* Every header spelling and extra trailing bytes give the same events. */
+static void framing_round_trip(void **state)
+{
+	static struct vms_event want[MAX_EVENTS], got[MAX_EVENTS];
+	static const size_t forms[][2] = {
+		/* full_len, extra */
+		{ 1, 0 }, { 3, 0 }, { 10, 0 }, { 0, 3 }, { 0, 40 }, { 2, 200 },
+	};
+	struct synth_log l;
+	struct bounds b;
+	size_t nwant, ngot, at;
+	char err[256];
+	(void)state;
+
+	sample_log(&l, 0, 0, &b);
+	assert_int_equal(read_buf(l.buf, l.len, want, MAX_EVENTS, &nwant, err,
+				  sizeof(err), &at),
+			 0);
+	assert_string_equal(err, "");
+	assert_int_equal(nwant, 14);
+	/* what the sample says */
+	assert_int_equal(want[0].type, VMS_REC_ALLOC);
+	assert_int_equal(want[0].api, VMS_API_MALLOC);
+	assert_true(want[0].addr == 0x555500001000);
+	assert_int_equal(want[0].size, 100);
+	assert_int_equal(want[0].stack, 1);
+	assert_int_equal(want[0].time_ns, 1500000000);
+	assert_int_equal(want[2].align, 4096);
+	assert_int_equal(want[3].type, VMS_REC_FREE);
+	assert_int_equal(want[3].api, VMS_API_FREE);
+	assert_int_equal(want[4].api, VMS_API_REALLOC);
+	assert_true(want[5].old_addr == 0x555500002000);
+	assert_true(want[6].old_addr == 0);
+	assert_true(want[8].old_addr == 0x555500004000);
+	assert_int_equal(want[9].type, VMS_REC_MMAP);
+	assert_true(want[11].seq == 1ull << 62);
+	assert_true(want[11].addr == UINT64_MAX - 15);
+	assert_true(want[11].size == UINT64_MAX);
+	assert_true(want[11].old_addr == 0x4000000000000000);
+	assert_true(want[12].addr == 0x4000000000000010);
+	assert_true(want[12].size == UINT64_MAX);
+	assert_true(want[13].seq == UINT64_MAX);
+	assert_true(want[13].addr == 0x4000000000000010);
+	/* The writer's choice of headers: compact where the body fits. */
+	assert_true(l.buf[b.end[1]] & VMS_REC_COMPACT);    /* MALLOC */
+	assert_int_equal(l.buf[b.end[13]], VMS_REC_ALLOC); /* 39 bytes */
+	assert_int_equal(l.buf[b.end[13] + 1], 39);
+	assert_true(l.buf[b.end[14]] & VMS_REC_COMPACT);
+	assert_int_equal(VMS_REC_COMPACT_LEN(l.buf[b.end[14]]), 31);
+	synth_log_release(&l);
+
+	for (size_t f = 0; f < sizeof(forms) / sizeof(forms[0]); f++) {
+		sample_log(&l, forms[f][0], forms[f][1], NULL);
+		assert_int_equal(read_buf(l.buf, l.len, got, MAX_EVENTS, &ngot,
+					  err, sizeof(err), &at),
+				 0);
+		assert_string_equal(err, "");
+		assert_int_equal(ngot, nwant);
+		for (size_t i = 0; i < nwant; i++)
+			same_event(&got[i], &want[i]);
+		free_strings(got, ngot);
+		synth_log_release(&l);
+	}
+	free_strings(want, nwant);
+}
+
+/* A log cut at any byte reads as the whole records before the cut: cut at
+ * a record boundary it is a clean end, inside a record an error at that
+ * record's offset.  A record whose header byte is still zero (the writer
+ * died before publishing it) ends the log cleanly whatever part of its
+ * body was written. */
+static void truncated_at_every_byte(void **state)
+{
+	static struct vms_event ev[MAX_EVENTS];
+	struct synth_log l;
+	struct bounds b;
+	size_t nev, at;
+	char err[256];
+	(void)state;
+
+	for (int form = 0; form < 2; form++) {
+		sample_log(&l, form ? 3 : 0, 0, &b);
+		size_t rec = 0, events = 0, start = VMS_LOG_HEADER_SIZE;
+		for (size_t cut = VMS_LOG_HEADER_SIZE; cut <= l.len; cut++) {
+			if (rec < b.n && cut == b.end[rec]) {
+				events += b.event[rec];
+				start = b.end[rec];
+				rec++;
+			}
+			int ret = read_buf(l.buf, cut, ev, MAX_EVENTS, &nev,
+					   err, sizeof(err), &at);
+			free_strings(ev, nev);
+			assert_int_equal(nev, events);
+			if (cut == start) {
+				assert_int_equal(ret, 0);
+				assert_string_equal(err, "");
+			} else {
+				assert_int_equal(ret, -1);
+				assert_int_equal(at, start);
+				assert_non_null(strstr(err, "past end of file"));
+			}
+			/* The same bytes with the header byte of the cut
+			 * record zero and zeros behind them: in flight. */
+			if (cut < l.len) {
+				uint8_t *crash = calloc(1, l.len + 64);
+				assert_non_null(crash);
+				memcpy(crash, l.buf, cut);
+				crash[start] = 0;
+				ret = read_buf(crash, l.len + 64, ev,
+					       MAX_EVENTS, &nev, err,
+					       sizeof(err), &at);
+				free_strings(ev, nev);
+				assert_int_equal(ret, 0);
+				assert_string_equal(err, "");
+				assert_int_equal(nev, events);
+				free(crash);
+			}
+		}
+		assert_int_equal(rec, b.n);
+		synth_log_release(&l);
+	}
+}
+
+/* Every record of the sample with its body one byte short (and its
+ * length saying so) is rejected, at its offset, after the events before
+ * it. */
+static void short_bodies_rejected(void **state)
+{
+	static struct vms_event ev[MAX_EVENTS];
+	struct synth_log l;
+	struct bounds b;
+	size_t nev, at, events = 0, start = VMS_LOG_HEADER_SIZE;
+	char err[256];
+	(void)state;
+
+	/* Full headers with 1-byte lengths: [type, len, body...]. */
+	sample_log(&l, 1, 0, &b);
+	for (size_t k = 0; k < b.n; events += b.event[k], start = b.end[k++]) {
+		uint8_t *buf = malloc(2 * l.len);
+		size_t len = b.end[k] - start - 2;
+		assert_non_null(buf);
+		assert_true(len < 128);
+		if (l.buf[start] == VMS_REC_SKIP) {
+			free(buf);
+			continue;
+		}
+		memcpy(buf, l.buf, start);
+		buf[start] = l.buf[start];
+		buf[start + 1] = (uint8_t)(len - 1);
+		memcpy(buf + start + 2, l.buf + start + 2, len - 1);
+		/* a good record after it, never reached */
+		memcpy(buf + start + 1 + len, l.buf + start, 2 + len);
+		int ret = read_buf(buf, start + 1 + len + 2 + len, ev,
+				   MAX_EVENTS, &nev, err, sizeof(err), &at);
+		free_strings(ev, nev);
+		assert_int_equal(ret, -1);
+		assert_int_equal(at, start);
+		assert_int_equal(nev, events);
+		assert_non_null(strstr(err, "body too short"));
+		free(buf);
+	}
+	synth_log_release(&l);
+}
+
+/* A SKIP whose length is written with more bytes than it needs, the way
+ * the recorder fills a chunk's tail, then more records. */
+static void skip_padded_length(void **state)
+{
+	static struct vms_event ev[4];
+	struct synth_log l;
+	size_t nev, at;
+	char err[256];
+	(void)state;
+
+	synth_log_init(&l, 0, PID);
+	synth_alloc(&l, 1, VMS_API_MALLOC, 0, 0x1000, 1, 0, 0);
+	memset(l.body, 0, 1000);
+	l.body_len = 1000;
+	synth_end_full(&l, VMS_REC_SKIP, 4);
+	synth_alloc(&l, 2, VMS_API_MALLOC, 0, 0x2000, 1, 0, 0);
+	assert_int_equal(read_buf(l.buf, l.len, ev, 4, &nev, err, sizeof(err),
+				  &at),
+			 0);
+	assert_int_equal(nev, 2);
+	assert_true(ev[1].addr == 0x2000);
+	assert_int_equal(ev[1].offset, VMS_LOG_HEADER_SIZE + 6 + 1005);
+	synth_log_release(&l);
+}
+
+/* The reader leaves the fields of other types alone when it knows they
+ * are zero: they must be zero after an MMAP event all the same. */
+static void event_fields_cleared(void **state)
+{
+	static struct vms_event ev[MAX_EVENTS];
+	struct vms_event zero;
+	struct synth_log l;
+	size_t nev, at;
+	char err[256];
+	(void)state;
+
+	synth_log_init(&l, 0, PID);
+	synth_mmap(&l, 1, VMS_API_MMAP, 0, 0x7f1234560000, 8192, PROT_READ,
+		   MAP_PRIVATE, 3, 4096, "/lib/x.so", 0, 0);
+	synth_alloc(&l, 2, VMS_API_MALLOC, 0, 0x1000, 1, 0, 0);
+	synth_exit(&l, 3, 1, 2);
+	synth_free(&l, 4, VMS_API_FREE, 0x1000);
+	assert_int_equal(read_buf(l.buf, l.len, ev, MAX_EVENTS, &nev, err,
+				  sizeof(err), &at),
+			 0);
+	assert_int_equal(nev, 4);
+	memset(&zero, 0, sizeof(zero));
+	for (size_t i = 1; i < 4; i += 2) {
+		const size_t from = offsetof(struct vms_event, old_len);
+		assert_memory_equal((const char *)&ev[i] + from,
+				    (const char *)&zero + from,
+				    sizeof(zero) - from);
+	}
+	assert_int_equal(ev[2].status, 1);
+	assert_int_equal(ev[2].dropped, 2);
+	assert_int_equal(ev[2].len, 0);
+	assert_int_equal(ev[2].fd, 0);
+	assert_int_equal(ev[2].str_len, 0);
+	free_strings(ev, nev);
+	synth_log_release(&l);
 }
 
 /* ---- replay ---- */
@@ -538,7 +971,7 @@ static void damage_keeps_other_lanes(void **state)
 	struct vms_recording rec;
 	struct vms_replay rp;
 	struct synth_log a, b;
-	uint32_t w = VMS_REC_WORD(VMS_REC_FREE, 5000);
+	static const uint8_t w[] = { VMS_REC_FREE, 0x88, 0x27 }; /* 5000 */
 	char *dir = synth_tmpdir();
 	(void)state;
 
@@ -546,7 +979,7 @@ static void damage_keeps_other_lanes(void **state)
 	synth_log_init(&a, 0, PID);
 	synth_log_init(&b, 1, PID);
 	synth_alloc(&a, 1, VMS_API_MALLOC, 0, 0x1000, 10, 0, 0);
-	synth_raw(&a, &w, 4);
+	synth_raw(&a, w, sizeof(w));
 	synth_alloc(&b, 2, VMS_API_MALLOC, 0, 0x2000, 1, 0, 0);
 	synth_alloc(&b, 3, VMS_API_MALLOC, 0, 0x3000, 1, 0, 0);
 	synth_log_save(&a, dir);
@@ -843,11 +1276,16 @@ int main(void)
 		cmocka_unit_test(files_found_and_sorted),
 		cmocka_unit_test(decode_delta_state),
 		cmocka_unit_test(decode_stacks_time_skip),
-		cmocka_unit_test(zero_word_ends_log),
+		cmocka_unit_test(zero_header_ends_log),
 		cmocka_unit_test(end_of_file_ends_log),
 		cmocka_unit_test(damage_cases),
 		cmocka_unit_test(bad_header),
 		cmocka_unit_test(stack_id_jump_rejected),
+		cmocka_unit_test(framing_round_trip),
+		cmocka_unit_test(truncated_at_every_byte),
+		cmocka_unit_test(short_bodies_rejected),
+		cmocka_unit_test(skip_padded_length),
+		cmocka_unit_test(event_fields_cleared),
 		cmocka_unit_test(merge_three_lanes),
 		cmocka_unit_test(merge_reused_address),
 		cmocka_unit_test(damage_keeps_other_lanes),

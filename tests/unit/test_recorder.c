@@ -2,7 +2,8 @@
 /*
  * Unit tests for the recorder core (preload/, without its hooks): stack
  * interning, and the whole write path — lanes, chunk growth with SKIP
- * records, varint/delta encoding, several threads — read back by the
+ * records, compact and full headers, every heap record form, varint/delta
+ * encoding, several threads — read back by the
  * analyzer's own reader and replay, so the two sides of format.h are
  * checked against each other.
  */
@@ -81,7 +82,7 @@ static void test_intern_grows_and_keeps_ids(void **state)
 
 static char dir[256];
 
-#define PER_THREAD 20000
+#define PER_THREAD 40000
 #define LEAK_EVERY 100 /* one block in LEAK_EVERY is never freed */
 
 struct worker {
@@ -114,9 +115,107 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
+/* Every form of heap record, from the main thread, at fake addresses
+ * from FORMS on, and one block at HUGE: the values are what the reader
+ * must give back. */
+#define FORMS 0x500000000000ull
+#define HUGE 0xc000000000000000ull
+#define NFORMS 14
+
+static void record_forms(void)
+{
+	void *ra = __builtin_return_address(0);
+	assert_true(vms_guard_enter());
+	vms_record_alloc(VMS_API_MALLOC, ra, (void *)FORMS, 100, 0, NULL);
+	vms_record_alloc(VMS_API_CALLOC, ra, (void *)(FORMS + 0x100), 32, 0,
+			 NULL);
+	vms_record_alloc(VMS_API_POSIX_MEMALIGN, ra, (void *)(FORMS + 0x1000),
+			 64, 64, NULL);
+	/* realloc in place, moving, realloc(NULL, n) */
+	vms_record_free(VMS_API_REALLOC, vms_seq_next(), (void *)FORMS);
+	vms_record_alloc(VMS_API_REALLOC, ra, (void *)FORMS, 200, 0,
+			 (void *)FORMS);
+	vms_record_free(VMS_API_REALLOC, vms_seq_next(), (void *)FORMS);
+	vms_record_alloc(VMS_API_REALLOC, ra, (void *)(FORMS + 0x2000), 300,
+			 0, (void *)FORMS);
+	vms_record_alloc(VMS_API_REALLOC, ra, (void *)(FORMS + 0x3000), 7, 0,
+			 NULL);
+	/* 34 bytes, too long for a compact header: written with a full
+	 * one (addr and old_addr 2^62 or more away). */
+	vms_record_alloc(VMS_API_REALLOCARRAY, ra, (void *)HUGE, SIZE_MAX, 0,
+			 (void *)0x4000000000000000ull);
+	vms_record_free(VMS_API_FREE, vms_seq_next(), (void *)(FORMS + 0x100));
+	vms_record_free(VMS_API_FREE, vms_seq_next(),
+			(void *)(FORMS + 0x1000));
+	vms_record_free(VMS_API_FREE, vms_seq_next(),
+			(void *)(FORMS + 0x2000));
+	vms_record_free(VMS_API_FREE, vms_seq_next(),
+			(void *)(FORMS + 0x3000));
+	vms_record_free(VMS_API_FREE, vms_seq_next(), (void *)HUGE);
+	vms_guard_leave();
+}
+
+static void check_forms(const struct vms_event *ev,
+			const struct vms_logfile *log)
+{
+	static const struct {
+		unsigned type, api;
+		uint64_t addr, size, align, old;
+	} want[NFORMS] = {
+		{ VMS_REC_ALLOC, VMS_API_MALLOC, FORMS, 100, 0, 0 },
+		{ VMS_REC_ALLOC, VMS_API_CALLOC, FORMS + 0x100, 32, 0, 0 },
+		{ VMS_REC_ALLOC, VMS_API_POSIX_MEMALIGN, FORMS + 0x1000, 64,
+		  64, 0 },
+		{ VMS_REC_FREE, VMS_API_REALLOC, FORMS, 0, 0, 0 },
+		{ VMS_REC_ALLOC, VMS_API_REALLOC, FORMS, 200, 0, FORMS },
+		{ VMS_REC_FREE, VMS_API_REALLOC, FORMS, 0, 0, 0 },
+		{ VMS_REC_ALLOC, VMS_API_REALLOC, FORMS + 0x2000, 300, 0,
+		  FORMS },
+		{ VMS_REC_ALLOC, VMS_API_REALLOC, FORMS + 0x3000, 7, 0, 0 },
+		{ VMS_REC_ALLOC, VMS_API_REALLOCARRAY, HUGE, SIZE_MAX, 0,
+		  0x4000000000000000ull },
+		{ VMS_REC_FREE, VMS_API_FREE, FORMS + 0x100, 0, 0, 0 },
+		{ VMS_REC_FREE, VMS_API_FREE, FORMS + 0x1000, 0, 0, 0 },
+		{ VMS_REC_FREE, VMS_API_FREE, FORMS + 0x2000, 0, 0, 0 },
+		{ VMS_REC_FREE, VMS_API_FREE, FORMS + 0x3000, 0, 0, 0 },
+		{ VMS_REC_FREE, VMS_API_FREE, HUGE, 0, 0, 0 },
+	};
+	for (int i = 0; i < NFORMS; i++) {
+		assert_int_equal(ev[i].type, want[i].type);
+		assert_int_equal(ev[i].api, want[i].api);
+		assert_true(ev[i].addr == want[i].addr);
+		assert_true(ev[i].size == want[i].size);
+		assert_true(ev[i].align == want[i].align);
+		assert_true(ev[i].old_addr == want[i].old);
+		assert_int_equal(ev[i].lane, 0);
+		assert_true(ev[i].type == VMS_REC_FREE || ev[i].gstack);
+		if (i)
+			assert_true(ev[i].seq > ev[i - 1].seq);
+		/* compact headers, but for the long one */
+		assert_true(ev[i].offset + 1 < log->size);
+		if (i == 8) {
+			assert_int_equal(log->data[ev[i].offset],
+					 VMS_REC_ALLOC);
+			assert_int_equal(log->data[ev[i].offset + 1], 34);
+		} else {
+			assert_true(log->data[ev[i].offset] &
+				    VMS_REC_COMPACT);
+		}
+	}
+}
+
+static int is_form(const struct vms_event *ev)
+{
+	return (ev->type == VMS_REC_ALLOC || ev->type == VMS_REC_FREE) &&
+	       ((ev->addr >= FORMS && ev->addr < FORMS + 0x10000) ||
+		ev->addr == HUGE);
+}
+
 struct counts {
 	uint64_t allocs, frees, last_seq;
 	int out_of_order;
+	struct vms_event forms[NFORMS];
+	int nforms;
 	struct vms_state st;
 };
 
@@ -127,6 +226,13 @@ static int count_event(const struct vms_event *ev, void *ctx)
 		c->out_of_order = 1;
 	if (ev->seq)
 		c->last_seq = ev->seq;
+	if (is_form(ev)) {
+		if (c->nforms < NFORMS)
+			c->forms[c->nforms] = *ev;
+		c->nforms++;
+		vms_state_apply(&c->st, ev);
+		return 0;
+	}
 	c->allocs += ev->type == VMS_REC_ALLOC;
 	c->frees += ev->type == VMS_REC_FREE;
 	vms_state_apply(&c->st, ev);
@@ -147,6 +253,7 @@ static void test_write_and_read_back(void **state)
 	char *argv[] = { "test_recorder", "x", NULL };
 	vms_recorder_init(2, argv);
 	assert_true(vms_active);
+	record_forms();
 
 	enum { THREADS = 3 };
 	pthread_t t[THREADS];
@@ -174,6 +281,9 @@ static void test_write_and_read_back(void **state)
 	vms_state_init(&c.st, rec.meta.page_size, rec.meta.pid);
 	assert_int_equal(vms_replay_run(&rp, count_event, &c), 0);
 	assert_int_equal(rp.nr_damage, 0);
+	assert_int_equal(c.nforms, NFORMS);
+	assert_int_equal(rec.logs[0].lane, 0);
+	check_forms(c.forms, &rec.logs[0]);
 	uint64_t total = (uint64_t)(THREADS + 1) * PER_THREAD;
 	assert_int_equal(c.allocs, total);
 	assert_int_equal(c.frees, total - total / LEAK_EVERY);
