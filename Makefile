@@ -15,8 +15,8 @@ PRELOAD_CFLAGS = $(BASE_CFLAGS) -fPIC -fvisibility=hidden \
 ANALYZER_CFLAGS = $(BASE_CFLAGS) -D_GNU_SOURCE
 SAN_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer
-PRELOAD_LIBS = -lunwind -ldl -lpthread
-ANALYZER_LIBS = -ldw -lelf -lm
+PRELOAD_LIBS = -lunwind -lzstd -ldl -lpthread
+ANALYZER_LIBS = -ldw -lelf -lzstd -lm
 
 ifeq ($(V),1)
 Q =

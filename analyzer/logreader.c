@@ -329,10 +329,16 @@ int vms_logreader_next(struct vms_logreader *r, struct vms_event *ev)
 		const uint8_t *p, *end;
 		uint32_t word;
 		unsigned type;
+		char *why;
 
 		if (log->size < 4 || at > log->size - 4) {
 			r->done = true;
 			break;
+		}
+		if (vms_logfile_need(log, at, &why)) {
+			corrupt(r, at, "%s", why);
+			free(why);
+			return -1;
 		}
 		memcpy(&word, log->data + at, 4);
 		word = le32toh(word);

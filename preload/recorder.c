@@ -27,6 +27,7 @@
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
 
+#include "compress.h"
 #include "config.h"
 #include "leakscan.h"
 #include "ownmaps.h"
@@ -1049,6 +1050,7 @@ void vms_after_fork_child(void)
 	seq_counter = 0;
 	dropped = 0;
 	vms_snapshot_reset();
+	vms_compress_reset();
 	vms_self.forked = 1;
 	/* The child's recording starts with its first event: a child that
 	 * only execs (a shell's fork + exec) leaves no empty recording and
@@ -1151,8 +1153,18 @@ __attribute__((destructor)) static void vms_fini(void)
 	vms_tls.guard = 1;
 	vms_barrier();
 	vms_take_snapshot(VMS_SNAP_EXIT, NULL);
-	if (vms_config.leak_scan)
+	/* The background thread compresses no more: the leak scan reads the
+	 * logs, and chunks must not turn into frames under it. */
+	int still = vms_compress_stop();
+	if (vms_config.leak_scan && !still)
 		vms_leak_scan();
+	else if (vms_config.leak_scan)
+		vms_note("the log compressor did not stop; no leak scan",
+			 (char *)NULL);
+	/* What was sealed and not compressed yet (usually a chunk or two):
+	 * compressed now, within a bounded time; the rest stays raw. */
+	if (!still)
+		vms_compress_drain(1000);
 	vms_record_exit(0);
 	/* Recording stays on: libc frees after this (stdio, TLS). */
 	vms_barrier();
