@@ -133,23 +133,20 @@ static void index_frames(struct vms_chunks *c, const struct vms_logfile *log,
 		}
 }
 
-void vms_chunks_open(struct vms_logfile *log, int dirfd)
+/* (Re)reads the sidecar's frame index. */
+static void load_sidecar(struct vms_chunks *c, const struct vms_logfile *log)
 {
-	struct vms_chunks *c;
-	uint64_t cs = log->header.chunk_size;
 	struct stat st;
 	int fd;
 
-	if (cs < CHUNK_MIN || cs > CHUNK_MAX || cs % PAGE)
-		return; /* raw reading only, as before compression existed */
-	c = xcalloc(1, sizeof(*c));
-	c->dirfd = dirfd;
-	c->chunk_size = (size_t)cs;
-	c->live = SIZE_MAX;
-	snprintf(c->name, sizeof(c->name), "%s.z", log->name);
-	log->chunks = c;
-
-	fd = openat(dirfd, c->name,
+	if (c->data)
+		munmap((void *)(uintptr_t)c->data, c->size);
+	c->data = NULL;
+	c->size = 0;
+	free(c->frames);
+	c->frames = NULL;
+	c->nr_frames = 0;
+	fd = openat(c->dirfd, c->name,
 		    O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0) {
 		if (errno != ENOENT)
@@ -178,6 +175,23 @@ void vms_chunks_open(struct vms_logfile *log, int dirfd)
 		 * after it: memory follows one chunk, not the sidecar. */
 		madvise((void *)(uintptr_t)c->data, c->size, MADV_DONTNEED);
 	}
+}
+
+void vms_chunks_open(struct vms_logfile *log, int dirfd, bool may_compress)
+{
+	struct vms_chunks *c;
+	uint64_t cs = log->header.chunk_size;
+
+	if (cs < CHUNK_MIN || cs > CHUNK_MAX || cs % PAGE)
+		return; /* raw reading only, as before compression existed */
+	c = xcalloc(1, sizeof(*c));
+	c->dirfd = dirfd;
+	c->chunk_size = (size_t)cs;
+	c->live = SIZE_MAX;
+	snprintf(c->name, sizeof(c->name), "%s.z", log->name);
+	log->chunks = c;
+	load_sidecar(c, log);
+	c->live_copy = may_compress || c->data;
 }
 
 void vms_chunks_release(struct vms_logfile *log)
@@ -335,6 +349,53 @@ static int materialize(const struct vms_logfile *log, struct vms_chunks *c,
 	return 0;
 }
 
+/* Replaces the mapped chunk k ([lo, lo + len)) with a private copy of its
+ * raw bytes.  0, or -1 (the mapping is left as it was). */
+static int copy_raw(const struct vms_logfile *log, struct vms_chunks *c,
+		    size_t lo, size_t len)
+{
+	size_t maplen = (len + PAGE - 1) & ~(size_t)(PAGE - 1);
+	uint8_t *mem = mmap(NULL, maplen, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int fd, ok = 0;
+	size_t got = 0;
+
+	if (mem == MAP_FAILED)
+		return -1;
+	fd = openat(c->dirfd, log->name,
+		    O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	while (fd >= 0 && got < len) {
+		ssize_t r = pread(fd, mem + got, len - got, (off_t)(lo + got));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	if (fd >= 0)
+		close(fd);
+	/* A file that shrank reads as zeros past its end, as the mapping
+	 * would (SIGBUS aside). */
+	ok = fd >= 0;
+	if (ok) {
+		mprotect(mem, maplen, PROT_READ);
+		ok = mremap(mem, maplen, maplen, MREMAP_MAYMOVE | MREMAP_FIXED,
+			    (uint8_t *)(uintptr_t)log->data + lo) != MAP_FAILED;
+	}
+	if (!ok)
+		munmap(mem, maplen);
+	return ok ? 0 : -1;
+}
+
+/* 1 when the sidecar is not the size it had when it was indexed. */
+static bool sidecar_changed(const struct vms_chunks *c)
+{
+	struct stat st;
+	if (fstatat(c->dirfd, c->name, &st, AT_SYMLINK_NOFOLLOW))
+		return false;
+	return (uint64_t)st.st_size != c->size;
+}
+
 int vms_chunks_fetch(const struct vms_logfile *log, size_t at, char **why)
 {
 	struct vms_chunks *c = log->chunks;
@@ -355,29 +416,51 @@ int vms_chunks_fetch(const struct vms_logfile *log, size_t at, char **why)
 		c->live = SIZE_MAX;
 	}
 	r = c->live == k ? 0 : 1;
-	if (r && lo + cs <= log->size && c->nr_frames) {
-		r = materialize(log, c, k, why);
-		if (r < 0)
-			return -1;
-		if (!r)
-			c->live = k;
-	}
-	if (r && lo + cs < log->size) {
-		/* Not from a frame, and not the last chunk: a chunk that was
-		 * written starts with a record (chunk 0 after the header). */
+	for (int again = 0; r && again < 2; again++) {
 		size_t first = k ? lo : VMS_LOG_HEADER_SIZE;
 		uint32_t word = 0;
+
+		if (lo + cs <= log->size && c->nr_frames) {
+			r = materialize(log, c, k, why);
+			if (r < 0)
+				return -1;
+			if (!r) {
+				c->live = k;
+				break;
+			}
+		}
+		if (c->live_copy &&
+		    !copy_raw(log, c, lo, lo + cs < log->size ? cs
+							      : log->size - lo)) {
+			c->live = k;
+			/* Copied while the recorder punched it?  Then its
+			 * frame was complete before: index again, once. */
+			if (!again && sidecar_changed(c)) {
+				load_sidecar(c, log);
+				continue;
+			}
+		}
+		if (lo + cs >= log->size)
+			break;
+		/* Not from a frame, and not the last chunk: a chunk that was
+		 * written starts with a record (chunk 0 after the header). */
 		if (first + 4 <= log->size)
 			memcpy(&word, log->data + first, 4);
-		if (!word) {
-			*why = fmt(
-				"chunk %llu is empty but chunks after it "
-				"are not: it was compressed and '%s' has no "
-				"usable frame for it%s%s",
-				(unsigned long long)k, c->name,
-				c->note ? "; " : "", c->note ? c->note : "");
-			return -1;
+		if (word)
+			break;
+		/* A recording still being written: the chunk may have been
+		 * punched since the sidecar was indexed (its frame came
+		 * first).  Index again, once. */
+		if (!again) {
+			load_sidecar(c, log);
+			continue;
 		}
+		*why = fmt("chunk %llu is empty but chunks after it are not: "
+			   "it was compressed and '%s' has no usable frame "
+			   "for it%s%s",
+			   (unsigned long long)k, c->name, c->note ? "; " : "",
+			   c->note ? c->note : "");
+		return -1;
 	}
 	c->win_lo = lo;
 	c->win_hi = lo + cs < log->size ? lo + cs : log->size;

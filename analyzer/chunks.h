@@ -21,6 +21,7 @@
 #ifndef VMSPY_CHUNKS_H
 #define VMSPY_CHUNKS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -43,14 +44,20 @@ struct vms_chunks {
 	size_t live;            /* chunk whose frame is in the mapping, or
 				 * SIZE_MAX */
 	char *note;             /* the first problem met in the sidecar */
+	bool live_copy;         /* a chunk read raw is read from a private
+				 * copy: a recorder still running may punch
+				 * it out */
 	void *dctx;
 	uint8_t *raw;           /* scratch for comparing with raw bytes */
 };
 
 /* Sets up log->chunks for a log whose header was accepted: indexes the
  * sidecar when there is one.  Never fails: a sidecar that cannot be used
- * is noted (and its chunks are then missing if they were punched out). */
-void vms_chunks_open(struct vms_logfile *log, int dirfd);
+ * is noted (and its chunks are then missing if they were punched out).
+ * may_compress: the recording says its chunks may be compressed (meta
+ * "compress"): then a chunk read raw is first copied, so that a recorder
+ * still running cannot punch it out from under the reader. */
+void vms_chunks_open(struct vms_logfile *log, int dirfd, bool may_compress);
 void vms_chunks_release(struct vms_logfile *log);
 
 /* Makes the bytes at file offset `at` of the log readable as they were

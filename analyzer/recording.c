@@ -131,6 +131,11 @@ static int meta_line(struct vms_recording *rec, size_t at, const char *key,
 		free(value);
 		return r;
 	}
+	if (!strcmp(key, "compress")) {
+		m->compress = true;
+		free(value);
+		return 0;
+	}
 	if (!strcmp(key, "argv_redacted")) {
 		int r = meta_number(rec, at, value, &v);
 		free(value);
@@ -388,7 +393,7 @@ static void map_log(struct vms_recording *rec, struct vms_logfile *log)
 			  (unsigned long long)h->pid,
 			  (unsigned long long)rec->meta.pid);
 	else
-		vms_chunks_open(log, rec->dirfd);
+		vms_chunks_open(log, rec->dirfd, rec->meta.compress);
 }
 
 int vms_recording_open(struct vms_recording *rec, const char *path)

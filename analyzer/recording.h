@@ -32,6 +32,8 @@ struct vms_meta {
 	char *parent, *predecessor;
 	uint64_t depth, interval_ms;
 	uint64_t sample_bytes;      /* VMSPY_SAMPLE_BYTES; 0: every call */
+	bool compress;              /* "compress" line: chunks may be
+				     * compressed (and punched) */
 };
 
 struct vms_logfile {

@@ -917,6 +917,16 @@ static int write_meta(int argc, char **argv)
 	KV("interval_ms", vms_config.interval_ms);
 	KV("chunk_size", vms_config.chunk_size);
 	KV("sample_bytes", vms_config.sample_bytes);
+	if (vms_config.compress) {
+		/* Sealed chunks may turn into frames of log.<n>.z. */
+		vms_buf_str(&b, "compress zstd ");
+		if (vms_config.compress_level < 0)
+			vms_buf_str(&b, "-");
+		vms_buf_u64(&b, (uint64_t)(vms_config.compress_level < 0
+						   ? -vms_config.compress_level
+						   : vms_config.compress_level));
+		vms_buf_str(&b, "\n");
+	}
 	KV("argv_redacted", (uint64_t)vms_config.redact_argv);
 	KV("argc", (uint64_t)(argc > 0 ? argc : 0));
 	for (int i = 0; i < argc && argv && argv[i]; i++) {

@@ -126,7 +126,8 @@
 /* vmspy_version, pid, ppid, exe, argc, argv <i> <text>, start_realtime_ns,
  * start_monotonic_ns, page_size, parent (recording of the parent process,
  * when known), predecessor (recording of the image this one exec'd from,
- * same pid), depth, interval_ms, argv_redacted 0|1 */
+ * same pid), depth, interval_ms, argv_redacted 0|1, compress zstd <level>
+ * (present when sealed chunks may be compressed: "Compressed chunks") */
 
 /* ---- thread log file header (64 bytes) --------------------------------- */
 #define VMS_LOG_MAGIC "VMSPYLG1"

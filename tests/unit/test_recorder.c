@@ -173,6 +173,8 @@ static void test_write_and_read_back(void **state)
 	vms_replay_init(&rp, &rec);
 	vms_state_init(&c.st, rec.meta.page_size, rec.meta.pid);
 	assert_int_equal(vms_replay_run(&rp, count_event, &c), 0);
+	for (size_t i = 0; i < rp.nr_damage; i++)
+		fprintf(stderr, "damage: %s\n", rp.damage[i].message);
 	assert_int_equal(rp.nr_damage, 0);
 	uint64_t total = (uint64_t)(THREADS + 1) * PER_THREAD;
 	assert_int_equal(c.allocs, total);
