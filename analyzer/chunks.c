@@ -450,19 +450,51 @@ int vms_chunks_fetch(const struct vms_logfile *log, size_t at, char **why)
 			break;
 		/* A recording still being written: the chunk may have been
 		 * punched since the sidecar was indexed (its frame came
-		 * first).  Index again, once. */
+		 * first).  Index again, once.  (A chunk lost for good is
+		 * reported where its records end: vms_chunks_check_end.) */
 		if (!again) {
 			load_sidecar(c, log);
 			continue;
 		}
-		*why = fmt("chunk %llu is empty but chunks after it are not: "
-			   "it was compressed and '%s' has no usable frame "
-			   "for it%s%s",
-			   (unsigned long long)k, c->name, c->note ? "; " : "",
-			   c->note ? c->note : "");
-		return -1;
 	}
 	c->win_lo = lo;
 	c->win_hi = lo + cs < log->size ? lo + cs : log->size;
 	return 0;
+}
+
+int vms_chunks_check_end(const struct vms_logfile *log, size_t at, char **why)
+{
+	const struct vms_chunks *c = log->chunks;
+	size_t cs, k, next;
+	uint32_t word = 0;
+
+	*why = NULL;
+	if (!c || !log->data)
+		return 0;
+	cs = c->chunk_size;
+	k = at / cs;
+	next = (k + 1) * cs;
+	/* Records of a sealed chunk run to its end (a SKIP fills the tail).
+	 * Ending inside chunk k is normal when k is the last chunk, or when
+	 * the next one was reserved but never written (a crash while moving
+	 * on).  When the next chunk has records, chunk k lost its own. */
+	if (next >= log->size || next + 4 > log->size)
+		return 0;
+	memcpy(&word, log->data + next, 4);
+	if (!word && find(c, k + 1) < c->nr_frames &&
+	    c->frames[find(c, k + 1)].chunk == k + 1)
+		word = 1;
+	if (!word)
+		return 0;
+	*why = fmt("chunk %zu was lost: its records stop at offset %zu and "
+		   "chunk %zu has records; it was compressed and '%s' has no "
+		   "usable frame for it%s%s",
+		   k, at, k + 1, c->name, c->note ? " (" : "",
+		   c->note ? c->note : "");
+	if (c->note) {
+		char *w = fmt("%s)", *why);
+		free(*why);
+		*why = w;
+	}
+	return -1;
 }

@@ -66,4 +66,10 @@ void vms_chunks_release(struct vms_logfile *log);
  * frame and raw bytes disagree: the log cannot be read past it. */
 int vms_chunks_fetch(const struct vms_logfile *log, size_t at, char **why);
 
+/* The records of the log end at file offset `at` (an all-zero word).
+ * Returns 0 when that is a genuine end, or -1 with *why (malloc'd) when a
+ * chunk was lost there (punched out, no usable frame) while later chunks
+ * still have records. */
+int vms_chunks_check_end(const struct vms_logfile *log, size_t at, char **why);
+
 #endif /* VMSPY_CHUNKS_H */

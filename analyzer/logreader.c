@@ -343,6 +343,11 @@ int vms_logreader_next(struct vms_logreader *r, struct vms_event *ev)
 		memcpy(&word, log->data + at, 4);
 		word = le32toh(word);
 		if (!word) {
+			if (vms_chunks_check_end(log, at, &why)) {
+				corrupt(r, at, "%s", why);
+				free(why);
+				return -1;
+			}
 			r->done = true;
 			break;
 		}
