@@ -387,6 +387,24 @@ static int copy_raw(const struct vms_logfile *log, struct vms_chunks *c,
 	return ok ? 0 : -1;
 }
 
+/* Gives back the memory of the live chunk: the file is mapped there
+ * again (or, failing that, the pages are dropped and read as zeros). */
+static void drop(const struct vms_logfile *log, struct vms_chunks *c)
+{
+	size_t cs = c->chunk_size, lo = c->live * cs;
+	size_t len = lo + cs <= log->size ? cs : log->size - lo;
+	uint8_t *at = (uint8_t *)(uintptr_t)log->data + lo;
+	int fd = openat(c->dirfd, log->name,
+			O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+
+	len = (len + PAGE - 1) & ~(size_t)(PAGE - 1);
+	if (fd < 0 || mmap(at, len, PROT_READ, MAP_PRIVATE | MAP_FIXED, fd,
+			   (off_t)lo) == MAP_FAILED)
+		madvise(at, len, MADV_DONTNEED);
+	if (fd >= 0)
+		close(fd);
+}
+
 /* 1 when the sidecar is not the size it had when it was indexed. */
 static bool sidecar_changed(const struct vms_chunks *c)
 {
@@ -409,10 +427,10 @@ int vms_chunks_fetch(const struct vms_logfile *log, size_t at, char **why)
 		c->win_lo = c->win_hi = 0;
 		return 0;
 	}
-	/* One decompressed chunk per log: the previous one goes. */
+	/* One decompressed (or copied) chunk per log: the previous one goes,
+	 * and the file shows through again. */
 	if (c->live != SIZE_MAX && c->live != k) {
-		madvise((uint8_t *)(uintptr_t)log->data + c->live * cs, cs,
-			MADV_DONTNEED);
+		drop(log, c);
 		c->live = SIZE_MAX;
 	}
 	r = c->live == k ? 0 : 1;
@@ -473,23 +491,21 @@ int vms_chunks_check_end(const struct vms_logfile *log, size_t at, char **why)
 		return 0;
 	cs = c->chunk_size;
 	k = at / cs;
-	next = (k + 1) * cs;
 	/* Records of a sealed chunk run to its end (a SKIP fills the tail).
 	 * Ending inside chunk k is normal when k is the last chunk, or when
-	 * the next one was reserved but never written (a crash while moving
-	 * on).  When the next chunk has records, chunk k lost its own. */
-	if (next >= log->size || next + 4 > log->size)
-		return 0;
-	memcpy(&word, log->data + next, 4);
-	if (!word && find(c, k + 1) < c->nr_frames &&
-	    c->frames[find(c, k + 1)].chunk == k + 1)
+	 * the chunks after it were reserved but never written (a crash while
+	 * moving on).  When a later chunk has records (or a frame), chunk k
+	 * lost its own. */
+	if (find(c, k + 1) < c->nr_frames)
 		word = 1;
+	for (next = (k + 1) * cs; !word && next + 4 <= log->size; next += cs)
+		memcpy(&word, log->data + next, 4);
 	if (!word)
 		return 0;
 	*why = fmt("chunk %zu was lost: its records stop at offset %zu and "
-		   "chunk %zu has records; it was compressed and '%s' has no "
-		   "usable frame for it%s%s",
-		   k, at, k + 1, c->name, c->note ? " (" : "",
+		   "later chunks have records; it was compressed and '%s' has "
+		   "no usable frame for it%s%s",
+		   k, at, c->name, c->note ? " (" : "",
 		   c->note ? c->note : "");
 	if (c->note) {
 		char *w = fmt("%s)", *why);
