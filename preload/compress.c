@@ -13,6 +13,7 @@
 #include <linux/futex.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -173,6 +174,13 @@ static void compress_chunk(struct vms_lane *l, uint64_t k)
 	h.comp_len = (uint32_t)n;
 	h.check = vms_zframe_sum(&h, offsetof(struct vms_zframe, check));
 	memcpy(z.out, &h, sizeof(h));
+	/* A frame takes space before its chunk gives more back: on a nearly
+	 * full disk leave the chunk raw, and the last free space to the
+	 * writers and to the exit-time files (snapshot, leaks). */
+	struct statvfs sv;
+	if (!fstatvfs(fd, &sv) &&
+	    (uint64_t)sv.f_bavail * sv.f_frsize < 2 * (uint64_t)cs + (1u << 20))
+		goto out;
 	memcpy(path + plen, ".z", 3);
 	int zfd = vms_sys_open(path,
 			       O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW |
