@@ -15,8 +15,8 @@ PRELOAD_CFLAGS = $(BASE_CFLAGS) -fPIC -fvisibility=hidden \
 ANALYZER_CFLAGS = $(BASE_CFLAGS) -D_GNU_SOURCE
 SAN_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer
-PRELOAD_LIBS = -lunwind -ldl -lpthread
-ANALYZER_LIBS = -ldw -lelf -lm
+PRELOAD_LIBS = -lunwind -lzstd -ldl -lpthread
+ANALYZER_LIBS = -ldw -lelf -lzstd -lm
 
 ifeq ($(V),1)
 Q =
@@ -100,7 +100,7 @@ check: deps
 	$(Q)$(MAKE) --no-print-directory all examples $(O)/vmspy-asan $(UNIT_BINS)
 	$(Q)$(MAKE) --no-print-directory unit
 	$(Q)./tests/e2e/run.sh
-	$(Q)set -e; for t in tests/e2e/leaks.sh tests/e2e/maps.sh tests/e2e/diff.sh tests/e2e/reliability.sh; do \
+	$(Q)set -e; for t in tests/e2e/leaks.sh tests/e2e/maps.sh tests/e2e/diff.sh tests/e2e/compress.sh tests/e2e/reliability.sh; do \
 		echo "  E2E     $$t"; ./$$t; done
 	$(Q)./tests/fuzz/run.sh
 

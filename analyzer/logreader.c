@@ -487,14 +487,31 @@ int vms_logreader_next(struct vms_logreader *r, struct vms_event *ev)
 		const uint8_t *q, *lim;
 		unsigned h, len;
 		int ret;
+		char *why;
 
 		/* (data is NULL for an empty file) */
 		if (UNLIKELY(at >= log->size))
 			break;
+		/* The chunk may be in a compressed frame (chunks.h). */
+		if (UNLIKELY(vms_logfile_need(log, at, &why))) {
+			corrupt(r, at, "%s", why);
+			free(why);
+			return -1;
+		}
 		q = log->data + at;
 		lim = log->data + log->size;
 		h = *q++;
 		if (UNLIKELY(!(h & VMS_REC_COMPACT))) {
+			if (!h) {
+				/* The end: unless a later chunk has records
+				 * (a chunk was lost). */
+				if (vms_chunks_check_end(log, at, &why)) {
+					corrupt(r, at, "%s", why);
+					free(why);
+					return -1;
+				}
+				break;
+			}
 			ret = next_full(r, ev);
 			if (ret == 2)
 				break;

@@ -131,6 +131,11 @@ static int meta_line(struct vms_recording *rec, size_t at, const char *key,
 		free(value);
 		return r;
 	}
+	if (!strcmp(key, "compress")) {
+		m->compress = true;
+		free(value);
+		return 0;
+	}
 	if (!strcmp(key, "argv_redacted")) {
 		int r = meta_number(rec, at, value, &v);
 		free(value);
@@ -387,6 +392,8 @@ static void map_log(struct vms_recording *rec, struct vms_logfile *log)
 			  offsetof(struct vms_log_header, pid),
 			  (unsigned long long)h->pid,
 			  (unsigned long long)rec->meta.pid);
+	else
+		vms_chunks_open(log, rec->dirfd, rec->meta.compress);
 }
 
 int vms_recording_open(struct vms_recording *rec, const char *path)
@@ -413,6 +420,7 @@ int vms_recording_open(struct vms_recording *rec, const char *path)
 void vms_recording_release(struct vms_recording *rec)
 {
 	for (size_t i = 0; i < rec->nr_logs; i++) {
+		vms_chunks_release(&rec->logs[i]);
 		if (rec->logs[i].data)
 			munmap((void *)rec->logs[i].data, rec->logs[i].size);
 		free(rec->logs[i].error);

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "vmspy/format.h"
+#include "chunks.h"
 #include "snapshot.h"
 
 struct vms_meta {
@@ -31,6 +32,8 @@ struct vms_meta {
 	char *parent, *predecessor;
 	uint64_t depth, interval_ms;
 	uint64_t sample_bytes;      /* VMSPY_SAMPLE_BYTES; 0: every call */
+	bool compress;              /* "compress" line: chunks may be
+				     * compressed (and punched) */
 };
 
 struct vms_logfile {
@@ -42,7 +45,22 @@ struct vms_logfile {
 	/* NULL, or why the log cannot be read at all, e.g. "log 'log.3'
 	 * truncated at offset 0: 12 bytes, the header needs 64" */
 	char *error;
+	/* Where chunk bytes come from (chunks.h): NULL when the log is read
+	 * raw only (no usable chunk size). */
+	struct vms_chunks *chunks;
 };
+
+/* Makes the log's bytes at file offset `at` readable (they may be in a
+ * compressed frame, chunks.h): 0, or -1 with *why (malloc'd) when the
+ * chunk holding them is lost.  Call before reading a record at `at`. */
+static inline int vms_logfile_need(const struct vms_logfile *log, size_t at,
+				   char **why)
+{
+	const struct vms_chunks *c = log->chunks;
+	if (!c || (at >= c->win_lo && at < c->win_hi))
+		return 0;
+	return vms_chunks_fetch(log, at, why);
+}
 
 struct vms_snapfile {
 	uint32_t index;             /* n of snap.<n> */

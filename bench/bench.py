@@ -382,21 +382,26 @@ def report(summ, machine, cmdline, prof, leaks):
                      fmt_b(m["vmspy"]["rss"] and m["vmspy"]["rss"] * 1024),
                      fmt_b(m["heaptrack"]["rss"] and m["heaptrack"]["rss"] * 1024),
                      fmt_b(z.get("apparent")), fmt_b(z.get("disk")),
-                     fmt_b(z.get("used")), per(z.get("used")),
+                     per(z.get("disk")), fmt_b(z.get("used")),
                      fmt_b(z.get("zstd")), per(z.get("zstd")),
                      fmt_b(s["ht_size"]), per(s["ht_size"]),
                      fmt_f(z.get("zstd") / s["ht_size"] if z.get("zstd") and s["ht_size"] else None, "%.2f")])
     out.append("### Memory and recording size (last round)\n")
     out.append(table(["workload", "RSS native", "RSS vmspy", "RSS heaptrack",
-                      "rec apparent", "rec disk", "rec used", "B/ev", "rec zstd -3",
+                      "rec apparent", "rec on disk", "B/ev", "rec used", "rec zstd -3",
                       "B/ev", "heaptrack .zst", "B/ev", "zstd/ht"], rows))
     out.append("\nRSS = peak RSS (VmHWM) of the application process itself "
                "(an LD_PRELOAD probe reports it at exit, in every mode; under vmspy it "
                "includes the log pages the exit-time leak scan maps).  "
-               "`rec used` = bytes up to the last record of each log (chunks are "
-               "reserved whole with posix_fallocate, so apparent/disk count the zero tail) "
-               "plus meta/snapshots; `rec zstd -3` = those bytes compressed with zstd -3, "
-               "the level heaptrack uses.  Target: vmspy's recording ≤ heaptrack's .zst.\n")
+               "`rec on disk` = the recording's allocated blocks after the app exited "
+               "(`du`: holes excluded, so sealed chunks the recorder compressed into "
+               "log.<n>.z count by their compressed frames; the reserved zero tail of each "
+               "log's last chunk counts); its `B/ev` is per recorded event; "
+               "`rec apparent` = file sizes (holes included).  "
+               "`rec used` = data bytes up to the last record of each log, holes excluded, "
+               "plus meta/snapshots/sidecars; `rec zstd -3` = those bytes compressed with "
+               "zstd -3, the level heaptrack uses.  Target: vmspy's recording on disk ≤ "
+               "heaptrack's .zst.\n")
     rows = []
     for s in summ:
         an = s["an"]

@@ -2,16 +2,18 @@
 """Sizes of a vmspy recording, four ways:
 
   apparent  sum of file sizes (du --apparent-size): log chunks are reserved
-            whole with posix_fallocate, so this counts the zero tail
-  disk      blocks allocated on disk (du): the same reserved chunks
-  used      bytes that hold data: per log file, the offset just past the
-            last non-zero byte (the zero tail after the last record is
-            reserved space; SKIP padding at the end of full chunks is
-            counted as used), plus the other files (meta, snapshots,
-            leaks) whole
-  zstd      the used bytes of every file, concatenated and compressed with
-            `zstd -3` (heaptrack's own level), the size a recording with
-            compressed sealed chunks could reach
+            whole with posix_fallocate, and chunks moved into log.<n>.z
+            sidecars leave holes that keep the file size
+  disk      blocks allocated on disk (du): what the recording really takes
+            after exit -- holes (compressed chunks) excluded, the reserved
+            zero tail of each log's last chunk included
+  used      bytes that hold data: per log file, the data up to the offset
+            just past the last non-zero byte, holes excluded (the zero tail after the last
+            record is reserved space; SKIP padding at the end of full chunks
+            is counted as used), plus the other files (meta, snapshots,
+            leaks, sidecars) whole
+  zstd      those used bytes, concatenated and compressed with `zstd -3`
+            (heaptrack's own level; sidecars are compressed already)
 
 A recording of a process tree has sibling directories REC.<pid>...: they
 are included."""
@@ -36,6 +38,25 @@ def data_extent(path):
                 return start + len(buf)
             end = start
     return 0
+
+
+def data_segments(path, end):
+    """[(start, stop)) ranges of path below end that are not holes."""
+    out = []
+    with open(path, "rb") as f:
+        fd = f.fileno()
+        pos = 0
+        while pos < end:
+            try:
+                d = os.lseek(fd, pos, os.SEEK_DATA)
+            except OSError:
+                break
+            if d >= end:
+                break
+            h = min(os.lseek(fd, d, os.SEEK_HOLE), end)
+            out.append((d, h))
+            pos = h
+    return out
 
 
 def recording_dirs(rec):
@@ -70,16 +91,20 @@ def measure(rec):
         st = os.stat(p)
         apparent += st.st_size
         disk += st.st_blocks * 512
-        n = data_extent(p) if name.startswith("log.") else st.st_size
-        used += n
+        is_log = name.startswith("log.") and name[4:].isdigit()
+        n = data_extent(p) if is_log else st.st_size
+        segs = data_segments(p, n) if is_log else [(0, n)]
         with open(p, "rb") as f:
-            left = n
-            while left > 0:
-                b = f.read(min(BLOCK, left))
-                if not b:
-                    break
-                z.stdin.write(b)
-                left -= len(b)
+            for lo, hi in segs:
+                used += hi - lo
+                f.seek(lo)
+                left = hi - lo
+                while left > 0:
+                    b = f.read(min(BLOCK, left))
+                    if not b:
+                        break
+                    z.stdin.write(b)
+                    left -= len(b)
     z.stdin.close()
     t.join()
     z.wait()

@@ -5,6 +5,8 @@
  *   crash [kill]   SIGKILLs itself (exit status 128 + 9 in a shell)
  *   crash segv     writes through a null pointer (SIGSEGV)
  *   crash abort    abort() (SIGABRT)
+ *   crash MODE N   first makes N malloc(N % 509 + 16) + free pairs (enough
+ *                  events to fill many log chunks), then as MODE
  *
  * Before dying it has made (and never freed) 10 mallocs of 10000 bytes and
  * 1 calloc of 3 x 3333 bytes = 109999 heap bytes in 11 blocks, and one
@@ -23,6 +25,11 @@ static void *blocks[11];
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "kill";
+	long pairs = argc > 2 ? atol(argv[2]) : 0;
+	for (long i = 0; i < pairs; i++) {
+		void *volatile p = malloc((size_t)(i % 509) + 16);
+		free(p);
+	}
 	for (int i = 0; i < 10; i++) {
 		blocks[i] = malloc(10000);
 		if (!blocks[i])

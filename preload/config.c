@@ -29,6 +29,36 @@ static unsigned num(const char *name, unsigned def, unsigned lo, unsigned hi)
 	return (unsigned)v;
 }
 
+/* A signed number in lo..hi (VMSPY_COMPRESS_LEVEL: zstd's fast levels are
+ * negative). */
+static int snum(const char *name, int def, int lo, int hi)
+{
+	const char *s = getenv(name);
+	uint64_t v;
+	if (!s || !*s)
+		return def;
+	int neg = s[0] == '-';
+	if (vms_parse_u64(s + neg, &v) ||
+	    v > (neg ? (uint64_t)-(int64_t)lo : (uint64_t)hi)) {
+		char a[24], b[24], d[24];
+		size_t n = 0;
+		if (lo < 0)
+			a[n++] = '-';
+		a[n + vms_fmt_u64(a + n, lo < 0 ? (uint64_t)-(int64_t)lo
+						: (uint64_t)lo)] = 0;
+		b[vms_fmt_u64(b, (uint64_t)hi)] = 0;
+		n = 0;
+		if (def < 0)
+			d[n++] = '-';
+		d[n + vms_fmt_u64(d + n, def < 0 ? (uint64_t)-(int64_t)def
+						 : (uint64_t)def)] = 0;
+		vms_note(name, "='", s, "' is not a number in ", a, "..", b,
+			 "; using ", d, (char *)NULL);
+		return def;
+	}
+	return neg ? -(int)v : (int)v;
+}
+
 static int flag(const char *name, int def)
 {
 	const char *s = getenv(name);
@@ -54,6 +84,9 @@ void vms_config_load(void)
 	c->redact_argv = flag("VMSPY_REDACT_ARGV", 0);
 	c->chunk_size = (size_t)num("VMSPY_CHUNK_KB", 256, 64, 65536) * 1024;
 	c->sample_bytes = num("VMSPY_SAMPLE_BYTES", 0, 0, 1u << 30);
+	c->compress = flag("VMSPY_COMPRESS", 1);
+	c->compress_level = snum("VMSPY_COMPRESS_LEVEL", VMS_COMPRESS_LEVEL,
+				 -100, 9);
 
 	c->out[0] = 0;
 	const char *out = getenv("VMSPY_OUT");

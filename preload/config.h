@@ -23,7 +23,13 @@ struct vms_config {
 	int redact_argv;     /* VMSPY_REDACT_ARGV, default 0 */
 	size_t chunk_size;   /* VMSPY_CHUNK_KB * 1024, default 256 KiB */
 	uint64_t sample_bytes; /* VMSPY_SAMPLE_BYTES, 0 = record everything */
+	int compress;        /* VMSPY_COMPRESS: compress sealed chunks, default 1 */
+	int compress_level;  /* VMSPY_COMPRESS_LEVEL, zstd level -100..9 */
 };
+
+/* The default zstd level for sealed chunks, chosen by measurement (see
+ * README, "Recording size"). */
+#define VMS_COMPRESS_LEVEL 1
 
 extern struct vms_config vms_config VMS_HIDDEN;
 

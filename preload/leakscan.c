@@ -34,10 +34,12 @@
 
 #include <vmspy/format.h>
 
+#include "compress.h"
 #include "config.h"
 #include "log.h"
 #include "real.h"
 #include "recorder.h"
+#include "snapshot.h"
 
 #define PAGE 4096u
 #define PAGE_SHIFT 12
@@ -618,7 +620,35 @@ struct cursor {
 	uint64_t ev_seq, ev_addr, ev_size;
 	int ev_free;
 	size_t trimmed; /* pages before this offset were given back */
+	/* Chunks compressed into the lane's sidecar (compress.h) are read
+	 * from their frames: decompressed, one at a time as the cursor
+	 * enters them, into anonymous memory mapped over the chunk. */
+	struct vms_zsrc z;
+	size_t chunk_size;
+	const uint8_t *chunk_end; /* end of the chunk c->p is in */
 };
+
+/* c->p entered a new chunk: if it has a frame, put the frame's bytes in
+ * place of the raw chunk (a hole).  A frame that cannot be read leaves the
+ * raw bytes, which then end the lane if they are gone. */
+static void cursor_chunk(struct cursor *c)
+{
+	size_t k = (size_t)(c->p - c->map) / c->chunk_size;
+	uint8_t *at = c->map + k * c->chunk_size;
+	c->chunk_end = at + c->chunk_size;
+	if (!vms_zsrc_has(&c->z, k) || at + c->chunk_size > c->end)
+		return;
+	/* Decompressed aside, then moved over the chunk: a frame that does
+	 * not decompress leaves the raw bytes in place. */
+	uint8_t *m = vms_sys_mmap(NULL, c->chunk_size, PROT_READ | PROT_WRITE,
+				  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED)
+		return;
+	if (vms_zsrc_fetch(&c->z, k, m) ||
+	    vms_sys_mremap(m, c->chunk_size, c->chunk_size,
+			   MREMAP_MAYMOVE | MREMAP_FIXED, at) == MAP_FAILED)
+		vms_sys_munmap(m, c->chunk_size);
+}
 
 /* Gives back the pages already read, in 1 MiB steps: the log is read once,
  * and mapping it whole would add the whole recording to the program's Rss
@@ -751,6 +781,11 @@ static int cursor_next(struct scan *s, struct cursor *c, uint64_t limit)
 	uint64_t daddr, unused;
 	cursor_trim(c);
 	while (p < fend) {
+		if (VMS_UNLIKELY(p >= c->chunk_end)) {
+			/* A chunk that has a frame: decompressed in place. */
+			c->p = p;
+			cursor_chunk(c);
+		}
 		/* Pairs with the writer's release store of the header byte:
 		 * the body of a published record is complete. */
 		unsigned h = vms_atomic_load_acquire(p);
@@ -854,6 +889,13 @@ static int cursor_open(struct cursor *c, const struct vms_lane *l)
 	c->p = c->map + VMS_LOG_HEADER_SIZE;
 	c->end = c->map + size;
 	c->trimmed = 0;
+	c->chunk_size = l->chunk_size;
+	c->chunk_end = c->map;
+	if (vms_zsrc_open(&c->z, l, l->chunk_size, (size_t)size)) {
+		vms_sys_munmap(m, (size_t)size);
+		c->map = NULL;
+		return -1;
+	}
 	return 0;
 }
 
@@ -920,8 +962,10 @@ static int replay(struct scan *s, uint64_t limit)
 	rc = 0;
 out:
 	for (uint32_t i = 0; cur && i < nl; i++)
-		if (cur[i].map)
+		if (cur[i].map) {
 			vms_sys_munmap(cur[i].map, cur[i].map_len);
+			vms_zsrc_close(&cur[i].z);
+		}
 	mem_put(s->live.e);
 	s->live.e = NULL;
 	mem_put(cur);
@@ -1256,7 +1300,7 @@ static int alone(const struct scan *s)
 		return 0;
 	if (threads == 1)
 		return 1;
-	if (threads != 2 || !vms_config.interval_ms)
+	if (threads != 2 || !vms_sampler_running())
 		return 0;
 	/* Two: is the other one a thread of the program's? */
 	uint32_t nl = vms_lane_count();

@@ -5,6 +5,8 @@
  */
 #include "log.h"
 
+#include "compress.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -65,6 +67,8 @@ int vms_lane_create(struct vms_lane *l, const char *dir, uint32_t index,
 	l->disabled = 0;
 	l->prev_seq = l->prev_addr = l->last_time = l->clock = 0;
 	l->records = 0;
+	l->sealed = l->zdone = 0;
+	l->zoff = 0;
 	int fd = vms_sys_open(path,
 			      O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
 				      O_CLOEXEC,
@@ -139,6 +143,9 @@ uint8_t *vms_lane_grow(struct vms_lane *l, size_t room, size_t max)
 	vms_varint_put_padded(l->chunk + l->pos + 1, left - 1 - n, n);
 	vms_atomic_store_release(l->chunk + l->pos, (uint8_t)VMS_REC_SKIP);
 	switch_chunk(l, p, off);
+	/* The old chunk is unmapped: nothing writes it any more. */
+	vms_atomic_store_release(&l->sealed, off / l->chunk_size);
+	vms_compress_kick();
 	return l->chunk + l->pos + room;
 }
 

@@ -63,6 +63,13 @@ struct vms_lane {
 	uint64_t prev_addr;
 	uint64_t last_time; /* coarse ns of the last TIME record */
 	uint64_t records;
+	/* Chunks 0 .. sealed-1 are sealed (never written again): published
+	 * with a release store after the switch to the next chunk.  The
+	 * compressor (compress.h) owns zdone, the next chunk it looks at, and
+	 * zoff, set when it gave up on this lane. */
+	uint64_t sealed;
+	uint64_t zdone;
+	int zoff;
 	struct vms_intern intern;
 	struct vms_deferred deferred[VMS_MAX_DEFERRED];
 	uint32_t ndeferred;

@@ -25,6 +25,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "compress.h"
 #include "config.h"
 #include "leakscan.h"
 #include "ownmaps.h"
@@ -1070,6 +1071,16 @@ static int write_meta(int argc, char **argv)
 	KV("interval_ms", vms_config.interval_ms);
 	KV("chunk_size", vms_config.chunk_size);
 	KV("sample_bytes", vms_config.sample_bytes);
+	if (vms_config.compress) {
+		/* Sealed chunks may turn into frames of log.<n>.z. */
+		vms_buf_str(&b, "compress zstd ");
+		if (vms_config.compress_level < 0)
+			vms_buf_str(&b, "-");
+		vms_buf_u64(&b, (uint64_t)(vms_config.compress_level < 0
+						   ? -vms_config.compress_level
+						   : vms_config.compress_level));
+		vms_buf_str(&b, "\n");
+	}
 	KV("argv_redacted", (uint64_t)vms_config.redact_argv);
 	KV("argc", (uint64_t)(argc > 0 ? argc : 0));
 	for (int i = 0; i < argc && argv && argv[i]; i++) {
@@ -1203,6 +1214,7 @@ void vms_after_fork_child(void)
 	seq_reset();
 	dropped = 0;
 	vms_snapshot_reset();
+	vms_compress_reset();
 	vms_self.forked = 1;
 	/* The child's recording starts with its first event: a child that
 	 * only execs (a shell's fork + exec) leaves no empty recording and
@@ -1325,8 +1337,18 @@ __attribute__((destructor)) static void vms_fini(void)
 	vms_tls.guard = 1;
 	vms_barrier();
 	vms_take_snapshot(VMS_SNAP_EXIT, NULL);
-	if (vms_config.leak_scan)
+	/* The background thread compresses no more: the leak scan reads the
+	 * logs, and chunks must not turn into frames under it. */
+	int still = vms_compress_stop();
+	if (vms_config.leak_scan && !still)
 		vms_leak_scan();
+	else if (vms_config.leak_scan)
+		vms_note("the log compressor did not stop; no leak scan",
+			 (char *)NULL);
+	/* What was sealed and not compressed yet (usually a chunk or two):
+	 * compressed now, within a bounded time; the rest stays raw. */
+	if (!still)
+		vms_compress_drain(1000);
 	if (!on_exit_ok)
 		vms_record_exit(0);
 	/* Recording stays on: libc frees after this (stdio, TLS). */

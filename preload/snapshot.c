@@ -15,6 +15,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "compress.h"
 #include "config.h"
 #include "ownmaps.h"
 #include "real.h"
@@ -25,12 +26,14 @@
 static uint32_t snap_count;
 static volatile int snapshots_failed;
 static uintptr_t sampler_lo, sampler_hi;
+static int sampler_started;
 
 void vms_snapshot_reset(void)
 {
 	snap_count = 0;
 	snapshots_failed = 0;
 	sampler_lo = sampler_hi = 0;
+	sampler_started = 0;
 }
 
 /* ---- build-ids ---------------------------------------------------------- */
@@ -371,16 +374,26 @@ static void *sampler_main(void *arg)
 		}
 		pthread_attr_destroy(&attr);
 	}
+	/* Between snapshots the thread compresses sealed log chunks
+	 * (compress.h); with VMSPY_INTERVAL_MS=0 that is all it does. */
 	for (;;) {
-		vms_sleep_ms(vms_config.interval_ms);
-		vms_take_snapshot(VMS_SNAP_INTERVAL, NULL);
+		vms_compress_wait_ms(vms_config.interval_ms);
+		if (vms_config.interval_ms)
+			vms_take_snapshot(VMS_SNAP_INTERVAL, NULL);
 	}
 	return NULL;
 }
 
+int vms_sampler_running(void)
+{
+	return sampler_started;
+}
+
 void vms_sampler_start(void)
 {
-	if (!vms_config.interval_ms || !vms_real.pthread_create)
+	sampler_started = 0;
+	if ((!vms_config.interval_ms && !vms_compress_enabled()) ||
+	    !vms_real.pthread_create)
 		return;
 	pthread_t t;
 	pthread_attr_t attr;
@@ -394,8 +407,10 @@ void vms_sampler_start(void)
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	if (vms_real.pthread_create(&t, &attr, sampler_main, NULL))
-		vms_note("cannot start the snapshot thread; only start and exit snapshots are taken",
+		vms_note("cannot start the snapshot thread; only start and exit snapshots are taken, log chunks are compressed at exit only",
 			 (char *)NULL);
+	else
+		sampler_started = 1;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_attr_destroy(&attr);
 }

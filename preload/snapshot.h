@@ -21,8 +21,13 @@
 /* Writes the build-id (hex) of the module loaded at bias, or "" if none. */
 VMS_HIDDEN void vms_module_build_id(uintptr_t bias, char out[VMS_BUILD_ID_HEX]);
 
-/* Starts the interval sampler thread (no-op when VMSPY_INTERVAL_MS=0). */
+/* Starts the recorder's background thread: interval snapshots and the
+ * compression of sealed log chunks (no-op when VMSPY_INTERVAL_MS=0 and
+ * VMSPY_COMPRESS=0). */
 VMS_HIDDEN void vms_sampler_start(void);
+
+/* 1 when the background thread was started in this process. */
+VMS_HIDDEN int vms_sampler_running(void);
 
 /* Forgets snapshot numbering after fork (the child starts at snap.0). */
 VMS_HIDDEN void vms_snapshot_reset(void);

@@ -2,7 +2,7 @@
 # Install the Debian packages vmspy needs, only those that are missing.
 # Why each one is there: see README.md, "Dependencies".
 set -e
-pkgs="gcc g++ make pkg-config libunwind-dev libdw-dev libelf-dev libcmocka-dev python3 clang libclang-rt-14-dev valgrind sqlite3 xz-utils git"
+pkgs="gcc g++ make pkg-config libunwind-dev libdw-dev libelf-dev libcmocka-dev libzstd-dev zstd python3 clang libclang-rt-14-dev valgrind sqlite3 xz-utils git"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

@@ -13,6 +13,8 @@
  *               thread at a time; when a thread has died its lane may be
  *               taken over by a new thread (a THREAD_BEGIN record says so).
  *               File = struct vms_log_header, then records.
+ *   log.<n>.z   optional sidecar of log.<n>: its sealed chunks, compressed
+ *               (see "Compressed chunks" below).
  *   snap.<n>    smaps + module snapshots (n = 0, 1, ...), text, see below.
  *   leaks       optional, written by the exit-time reachability scan
  *               (format below).
@@ -105,6 +107,32 @@
  *   recorder_map <lo hex> <hi hex> <what...>   an anonymous mapping vmspy
  *               made for itself (stack tables, libunwind caches, buffers)
  *
+ * Compressed chunks.  A log is a sequence of chunks of header.chunk_size
+ * bytes; chunk k starts at file offset k * chunk_size (chunk 0 with the file
+ * header).  Once a lane has moved on to its next chunk, the previous one is
+ * sealed: never written again.  The recorder may then compress a sealed
+ * chunk into the sidecar "log.<n>.z" and give the chunk's disk blocks back
+ * (a hole punched with FALLOC_FL_KEEP_SIZE: the file keeps its size and the
+ * hole reads as zeros).  The sidecar is a sequence of frames, back to back:
+ *   struct vms_zframe (32 bytes, below), then comp_len bytes: one zstd frame
+ *   with its content size (= raw_len) and content checksum, whose content is
+ *   the whole chunk, byte for byte.
+ * Frames are appended in the order the chunks were compressed (ascending
+ * per lane, with gaps where a chunk was left raw).  A frame is written
+ * completely before its chunk's hole is punched, so at every instant each
+ * record is in the raw chunk, in a complete frame, or both (then the same
+ * bytes).  Readers:
+ *   - take a chunk from its frame when one is valid, else from the log;
+ *   - ignore an incomplete last frame (the process died while writing it:
+ *     its chunk is still raw);
+ *   - in chunk 0, the first page (the file header) is never punched;
+ *   - a chunk whose raw bytes are not zero must agree with its frame, page
+ *     by page (the recorder died between writing a frame and punching);
+ *   - a chunk that is a hole with no valid frame lost its data: the log is
+ *     damaged from there (a chunk that was never written also reads as
+ *     zeros, but only the last chunk of a log can be that).
+ * The last chunk of a lane (the one being written) always stays raw.
+ *
  * The "leaks" file (reachability of every block live at a clean exit):
  *   vmspy-leaks 1\n
  *   seq <seq taken when the scan started>\n
@@ -129,7 +157,8 @@
 /* vmspy_version, pid, ppid, exe, argc, argv <i> <text>, start_realtime_ns,
  * start_monotonic_ns, page_size, parent (recording of the parent process,
  * when known), predecessor (recording of the image this one exec'd from,
- * same pid), depth, interval_ms, argv_redacted 0|1 */
+ * same pid), depth, interval_ms, argv_redacted 0|1, compress zstd <level>
+ * (present when sealed chunks may be compressed: "Compressed chunks") */
 
 /* ---- thread log file header (64 bytes) --------------------------------- */
 #define VMS_LOG_MAGIC "VMSPYLG1"
@@ -143,6 +172,61 @@ struct vms_log_header {
 	uint64_t pid;
 	uint8_t reserved[32];
 };
+
+/* ---- compressed chunk frames (sidecar "log.<n>.z") ---------------------- */
+#define VMS_ZFRAME_MAGIC "VMSZ"
+#define VMS_ZFRAME_HEADER_SIZE 32
+
+struct vms_zframe {
+	char magic[4];        /* VMS_ZFRAME_MAGIC */
+	uint32_t lane;        /* n of log.<n> */
+	uint64_t chunk;       /* chunk index: file offset chunk * chunk_size */
+	uint32_t raw_len;     /* the log's chunk_size */
+	uint32_t comp_len;    /* bytes of the zstd frame after this header */
+	uint32_t reserved;    /* 0 */
+	uint32_t check;       /* vms_zframe_sum() of the 28 bytes before */
+};
+
+/* FNV-1a (32 bit) of n bytes: the frame header's check. */
+static inline uint32_t vms_zframe_sum(const void *p, size_t n)
+{
+	const uint8_t *b = (const uint8_t *)p;
+	uint32_t h = 2166136261u;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 16777619u;
+	return h;
+}
+
+/* Checks a frame header read from a sidecar of lane `lane` whose log has
+ * chunks of chunk_size bytes and is log_size bytes long, with `avail`
+ * bytes of the sidecar following the header.  Returns NULL when the frame
+ * is usable, else why not (a constant string).  *incomplete is set when
+ * the header is sound but its payload runs past the end of the sidecar
+ * (a frame cut short by the process dying: not damage). */
+static inline const char *vms_zframe_check(const struct vms_zframe *f,
+					   uint32_t lane, uint64_t chunk_size,
+					   uint64_t log_size, uint64_t avail,
+					   int *incomplete)
+{
+	*incomplete = 0;
+	if (memcmp(f->magic, VMS_ZFRAME_MAGIC, 4))
+		return "bad frame magic";
+	if (f->check != vms_zframe_sum(f, offsetof(struct vms_zframe, check)))
+		return "bad frame header checksum";
+	if (f->lane != lane)
+		return "frame of another lane";
+	if (!chunk_size || f->raw_len != chunk_size)
+		return "frame length differs from the log's chunk size";
+	if (f->chunk >= log_size / chunk_size)
+		return "frame of a chunk past the end of the log";
+	if (!f->comp_len)
+		return "empty frame";
+	if (f->comp_len > avail) {
+		*incomplete = 1;
+		return "frame cut short";
+	}
+	return NULL;
+}
 
 /* ---- record headers (see "Records" above) ------------------------------ */
 #define VMS_REC_FULL_MAX 127u     /* largest type with a full header */

@@ -5,8 +5,9 @@
  *
  *	entry*      entry = tag (1 byte), length (LEB128 varint), bytes
  *
- * where tag % 8 picks the file: 0 meta, 1 log.0, 2 log.1, 3 log.2,
- * 4 snap.0, 5 snap.1, 6 leaks, 7 log.3 (a later entry with the same tag
+ * where tag % 12 picks the file: 0 meta, 1 log.0, 2 log.1, 3 log.2,
+ * 4 snap.0, 5 snap.1, 6 leaks, 7 log.3, 8..11 the sidecars log.0.z ..
+ * log.3.z of compressed chunks (a later entry with the same tag
  * replaces the earlier one; a length past the end of the input is cut to
  * what is left).  tests/fuzz/pack.py turns a real recording into such an
  * input (the committed corpus is made that way).
@@ -39,9 +40,10 @@
 #include "state.h"
 #include "symbols.h"
 
-#define NR_FILES 8
+#define NR_FILES 12
 static const char *const file_names[NR_FILES] = {
 	"meta", "log.0", "log.1", "log.2", "snap.0", "snap.1", "leaks", "log.3",
+	"log.0.z", "log.1.z", "log.2.z", "log.3.z",
 };
 
 static char dir[256];

@@ -7,15 +7,24 @@ tests/fuzz/fuzz_recording.c (format at the top of that file), or unpacks one.
       meta, log.0..log.3, snap.0, snap.1 (the first two snapshots) and
       leaks, each cut to the given size (default 16384 for logs: the
       corpus stays small; the reader handles a cut log as normal input)
+  pack.py REC OUT --rechunk BYTES [--max-log BYTES] [--max-snap BYTES]
+      the same, but every log is first rewritten with chunks of BYTES (its
+      records moved, SKIP records filling chunk tails, as the recorder
+      does), its sealed chunks compressed into log.<n>.z frames (zstd
+      command-line tool) and punched out (format.h "Compressed chunks"):
+      inputs that reach the reader's sidecar code
   pack.py --unpack INPUT DIR
       write the files of a fuzz input (e.g. a crash-* file) into DIR, to
       reproduce with `vmspy summary DIR`
 """
 import os
+import struct
+import subprocess
 import sys
+import tempfile
 
 NAMES = ["meta", "log.0", "log.1", "log.2", "snap.0", "snap.1", "leaks",
-         "log.3"]
+         "log.3", "log.0.z", "log.1.z", "log.2.z", "log.3.z"]
 
 
 def varint(n):
@@ -27,14 +36,95 @@ def varint(n):
     return bytes(out)
 
 
-def pack(rec, out, max_log, max_snap):
-    blob = bytearray()
-    for tag, name in enumerate(NAMES):
-        p = os.path.join(rec, name)
-        if not os.path.isfile(p):
+def fnv1a32(b):
+    h = 2166136261
+    for c in b:
+        h = ((h ^ c) * 16777619) & 0xffffffff
+    return h
+
+
+def skip_record(left):
+    """A SKIP record of exactly left bytes (>= 2): header byte, the body
+    length as a varint padded to the bytes it needs, zero body."""
+    n = 1
+    while 1 + n + (left - 1 - n) != left or (left - 1 - n) >> (7 * n):
+        n += 1
+    v, out = left - 1 - n, bytearray([1])
+    for _ in range(n - 1):
+        out.append(0x80 | (v & 0x7f))
+        v >>= 7
+    out.append(v)
+    return bytes(out) + bytes(left - 1 - n)
+
+
+def rechunk(log, cs):
+    """(new log, sidecar) with chunks of cs bytes, sealed ones compressed."""
+    out = bytearray(log[:64])
+    struct.pack_into("<Q", out, 16, cs)
+    pos = 64
+    while pos < len(log):
+        h = log[pos]
+        if not h:
+            break
+        if h & 0x80:  # compact header: 5-bit length
+            typ, step = None, 1 + (h & 31)
+        else:  # full header: type, varint length
+            typ, i, ln, shift = h, pos + 1, 0, 0
+            while i < len(log) and log[i] & 0x80:
+                ln |= (log[i] & 0x7f) << shift
+                shift += 7
+                i += 1
+            if i >= len(log):
+                break
+            ln |= log[i] << shift
+            step = i + 1 - pos + ln
+        if typ == 1:  # SKIP: the old chunking's
+            pos += step
             continue
-        data = open(p, "rb").read()
-        if name.startswith("log."):
+        if step > cs - 64 or pos + step > len(log):
+            break
+        if len(out) % cs + step > cs:
+            out += skip_record(cs - len(out) % cs)
+        out += log[pos:pos + step]
+        pos += step
+    out += bytes(-len(out) % cs)
+    side = bytearray()
+    lane, = struct.unpack_from("<I", out, 12)
+    for k in range(len(out) // cs - 1):
+        with tempfile.NamedTemporaryFile() as t:
+            t.write(out[k * cs:(k + 1) * cs])
+            t.flush()
+            z = subprocess.run(["zstd", "-q", "-c", "--check", t.name],
+                               stdout=subprocess.PIPE, check=True).stdout
+        h = struct.pack("<4sIQIII", b"VMSZ", lane, k, cs, len(z), 0)
+        side += h + struct.pack("<I", fnv1a32(h)) + z
+        lo = k * cs + (4096 if k == 0 else 0)
+        out[lo:(k + 1) * cs] = bytes((k + 1) * cs - lo)
+    return bytes(out), bytes(side)
+
+
+def pack(rec, out, max_log, max_snap, cs=0):
+    blob = bytearray()
+    files = {}
+    for name in NAMES:
+        p = os.path.join(rec, name)
+        if os.path.isfile(p):
+            files[name] = open(p, "rb").read()
+    if cs:
+        for name in NAMES[1:4] + NAMES[7:8]:
+            if name in files and len(files[name]) >= 64:
+                files[name], files[name + ".z"] = rechunk(
+                    files[name][:max_log], cs)
+    for tag, name in enumerate(NAMES):
+        if name not in files:
+            continue
+        data = files[name]
+        if name.endswith(".z"):
+            # Sidecar frames: whole, or the fuzzer never sees a good one.
+            pass
+        elif name.startswith("log.") and cs:
+            pass  # rechunked: its zeros are punched chunks, keep them
+        elif name.startswith("log."):
             data = data[:max_log]
             # The zero bytes past the last record carry nothing; keep a
             # few, which may be the last fields of the last record.
@@ -58,7 +148,7 @@ def unpack(inp, d):
     i = 0
     files = {}
     while i < len(b):
-        tag = b[i] % 8
+        tag = b[i] % len(NAMES)
         i += 1
         n = shift = 0
         while i < len(b) and shift < 64:
@@ -82,10 +172,12 @@ def main(argv):
     if len(argv) < 3:
         sys.stderr.write(__doc__)
         return 2
-    max_log, max_snap = 16384, 16384
+    max_log, max_snap, cs = 16384, 16384, 0
     args = argv[3:]
     while args:
-        if args[0] == "--max-log":
+        if args[0] == "--rechunk":
+            cs = int(args[1])
+        elif args[0] == "--max-log":
             max_log = int(args[1])
         elif args[0] == "--max-snap":
             max_snap = int(args[1])
@@ -93,7 +185,7 @@ def main(argv):
             sys.stderr.write(__doc__)
             return 2
         args = args[2:]
-    pack(argv[1], argv[2], max_log, max_snap)
+    pack(argv[1], argv[2], max_log, max_snap, cs)
     return 0
 
 

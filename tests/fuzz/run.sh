@@ -73,7 +73,7 @@ if [ ! -x "$BIN" ] || [ -n "$(find analyzer include tests/fuzz -newer "$BIN" \
 	for s in $SRCS; do objs+=("$F/obj/$(basename "$s" .c).o"); done
 	if ! "$CLANG" -fsanitize=fuzzer,address,undefined \
 		-Wl,--wrap=vms_symtab_new -o "$BIN" "${objs[@]}" \
-		-ldw -lelf -lm -ldl -lpthread 2>"$F/link.log"; then
+		-ldw -lelf -lzstd -lm -ldl -lpthread 2>"$F/link.log"; then
 		echo "FAIL fuzz: cannot link $BIN:"
 		head -20 "$F/link.log"
 		exit 1
@@ -113,6 +113,8 @@ if [ "${1:-}" = --make-corpus ]; then
 				--max-log 12288 --max-snap 12288
 			python3 tests/fuzz/pack.py "$r" "$T/raw/$name.$i.small" \
 				--max-log 2048 --max-snap 4096
+			python3 tests/fuzz/pack.py "$r" "$T/raw/$name.$i.z" \
+				--rechunk 4096 --max-log 12288 --max-snap 4096
 		done
 	}
 	rec counts "$EX/counts"

@@ -280,6 +280,8 @@ static void test_write_and_read_back(void **state)
 	vms_replay_init(&rp, &rec);
 	vms_state_init(&c.st, rec.meta.page_size, rec.meta.pid);
 	assert_int_equal(vms_replay_run(&rp, count_event, &c), 0);
+	for (size_t i = 0; i < rp.nr_damage; i++)
+		fprintf(stderr, "damage: %s\n", rp.damage[i].message);
 	assert_int_equal(rp.nr_damage, 0);
 	assert_int_equal(c.nforms, NFORMS);
 	assert_int_equal(rec.logs[0].lane, 0);
