@@ -691,6 +691,7 @@ struct scan {
 	struct vms_leak_root *roots;
 	size_t nroots;
 	uintptr_t self_text, alloc_text;
+	uint64_t self_lo, self_hi; /* vmspy's own module, .bss included */
 	struct {
 		uint64_t lo, hi;
 	} mods[MAX_MODULES]; /* every module's span: scanned by segment */
@@ -1057,6 +1058,17 @@ static long vma_at(const struct scan *s, uint64_t a)
 /* Adds [a, b) minus our own mappings. */
 static void root_piece(struct scan *s, uint64_t a, uint64_t b, unsigned fl)
 {
+	/* Our own module's memory, wherever a root range comes from: its
+	 * .bss (the lanes, whose delta state holds the last address each
+	 * recorded) is anonymous memory the kernel may merge with the next
+	 * mapping, e.g. the main thread's TLS block (tls_roots). */
+	if (s->self_hi > a && s->self_lo < b) {
+		if (s->self_lo > a)
+			root_piece(s, a, s->self_lo, fl);
+		if (s->self_hi >= b)
+			return;
+		a = s->self_hi;
+	}
 again:
 	for (unsigned k = 0; k < MAX_OWN; k++) {
 		if (!own[k].hi || own[k].hi <= a || own[k].lo >= b)
@@ -1121,8 +1133,11 @@ static int module_cb(struct dl_phdr_info *info, size_t size, void *data)
 		s->nmods++;
 	}
 	/* Our own static data must not keep the program's blocks alive. */
-	if (self)
+	if (self) {
+		s->self_lo = mlo & ~(uint64_t)(PAGE - 1);
+		s->self_hi = mhi;
 		return 0;
+	}
 	for (int i = 0; i < info->dlpi_phnum; i++) {
 		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
 		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_W))
