@@ -69,6 +69,7 @@ int vms_lane_create(struct vms_lane *l, const char *dir, uint32_t index,
 	l->records = 0;
 	l->sealed = l->zdone = 0;
 	l->zoff = 0;
+	l->zskip = 0;
 	int fd = vms_sys_open(path,
 			      O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
 				      O_CLOEXEC,

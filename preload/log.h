@@ -70,6 +70,7 @@ struct vms_lane {
 	uint64_t sealed;
 	uint64_t zdone;
 	int zoff;
+	uint32_t zskip;     /* sealed chunks to leave raw (compress.c) */
 	struct vms_intern intern;
 	struct vms_deferred deferred[VMS_MAX_DEFERRED];
 	uint32_t ndeferred;
