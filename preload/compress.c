@@ -169,7 +169,8 @@ static void compress_chunk(struct vms_lane *l, uint64_t k)
 	/* Little to gain from this lane's records (churn of random
 	 * addresses compresses ~1.3x, for ~60 ns of CPU per event): leave
 	 * the next ZSKIP chunks raw, then try again. */
-	if (n && !ZSTD_isError(n) && n + VMS_ZFRAME_HEADER_SIZE > cs / ZMIN_RATIO)
+	if (vms_config.compress == 1 && n && !ZSTD_isError(n) &&
+	    n + VMS_ZFRAME_HEADER_SIZE > cs / ZMIN_RATIO)
 		l->zskip = ZSKIP;
 	/* Nothing to gain: leave it raw. */
 	if (!n || ZSTD_isError(n) || n + VMS_ZFRAME_HEADER_SIZE >= cs - keep ||

@@ -84,7 +84,7 @@ void vms_config_load(void)
 	c->redact_argv = flag("VMSPY_REDACT_ARGV", 0);
 	c->chunk_size = (size_t)num("VMSPY_CHUNK_KB", 256, 64, 65536) * 1024;
 	c->sample_bytes = num("VMSPY_SAMPLE_BYTES", 0, 0, 1u << 30);
-	c->compress = flag("VMSPY_COMPRESS", 1);
+	c->compress = (int)num("VMSPY_COMPRESS", 1, 0, 2);
 	c->compress_level = snum("VMSPY_COMPRESS_LEVEL", VMS_COMPRESS_LEVEL,
 				 -100, 9);
 

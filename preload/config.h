@@ -23,7 +23,8 @@ struct vms_config {
 	int redact_argv;     /* VMSPY_REDACT_ARGV, default 0 */
 	size_t chunk_size;   /* VMSPY_CHUNK_KB * 1024, default 256 KiB */
 	uint64_t sample_bytes; /* VMSPY_SAMPLE_BYTES, 0 = record everything */
-	int compress;        /* VMSPY_COMPRESS: compress sealed chunks, default 1 */
+	int compress;        /* VMSPY_COMPRESS: 0 raw, 1 sealed chunks that
+			      * compress well (default), 2 every one */
 	int compress_level;  /* VMSPY_COMPRESS_LEVEL, zstd level -100..9 */
 };
 

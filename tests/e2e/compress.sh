@@ -18,6 +18,9 @@ TMP=$(mktemp -d "${TMPDIR:-/tmp}/vmspy-z.XXXXXX") || exit 2
 trap '[ -n "${KEEP:-}" ] || rm -rf "$TMP"' EXIT
 [ -n "${KEEP:-}" ] && echo "compress.sh: keeping $TMP"
 ZC=$E2E/zchunks.py
+# VMSPY_COMPRESS=2: every sealed chunk, even one that compresses badly
+# (the default, 1, leaves those raw for a while).
+export VMSPY_COMPRESS=2
 export PAIR_ENV="VMSPY_CHUNK_KB=64"
 
 # stress_exact 4 OPS: its ground truth (examples/stress_exact.c) is in its
@@ -238,8 +241,20 @@ t_config() {
 		"$D/bad.p.err" || err "bad level: stderr: $(head -2 "$D/bad.p.err")"
 	[ "$(wc -l <"$D/bad.p.err")" = 1 ] || err "bad level: more than one line on stderr"
 	compressed_ok "$REC"
+	# The default (1): stress_exact's chunks compress less than 2x, so
+	# after one a lane leaves 15 raw: about one frame per 16 sealed chunks.
+	PAIR_ENV="VMSPY_CHUNK_KB=64 VMSPY_COMPRESS=1" pair adaptive "$EX/stress_exact" 1 $OPS
+	local log=$REC/log.1 frames sealed
+	frames=$(python3 "$ZC" frames "$log" 2>/dev/null | wc -l)
+	sealed=$(($(stat -c %s "$log") / 65536 - 1))
+	if [ "$sealed" -lt 17 ] || [ "$frames" -lt 1 ] ||
+		[ "$frames" -gt $(((sealed + 15) / 16)) ]; then
+		err "adaptive: $frames frames for $sealed sealed chunks of $log" \
+			"(want 1..$(((sealed + 15) / 16)))"
+	fi
+	summary "$REC" && no_damage "$REC.summary.json"
 	PAIR_ENV="VMSPY_CHUNK_KB=64 VMSPY_COMPRESS=maybe" pair badflag --any-stderr "$EX/stress_exact" 2 50000
-	grep -q "VMSPY_COMPRESS='maybe' is not 0 or 1; using 1" "$D/badflag.p.err" ||
+	grep -q "VMSPY_COMPRESS='maybe' is not a number in 0..2; using 1" "$D/badflag.p.err" ||
 		err "bad flag: stderr: $(head -2 "$D/badflag.p.err")"
 }
 
