@@ -44,6 +44,8 @@ int vms_analysis_run(struct vms_analysis *a, vms_replay_fn fn, void *ctx)
 {
 	a->fn = fn;
 	a->ctx = ctx;
+	a->replay.hint = vms_state_hint;
+	a->replay.hint_ctx = &a->state;
 	return vms_replay_run(&a->replay, on_event, a);
 }
 

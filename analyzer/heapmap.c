@@ -16,7 +16,7 @@
 
 static inline size_t home_of(const struct vms_heapmap *m, uint64_t addr)
 {
-	return (size_t)((addr * 0x9e3779b97f4a7c15ull) >> m->shift);
+	return vms_heapmap_home(m, addr);
 }
 
 /* A zeroed table of 2^bits slots, 64-byte aligned so that no slot
@@ -48,19 +48,6 @@ void vms_heapmap_release(struct vms_heapmap *m)
 	memset(m, 0, sizeof(*m));
 }
 
-struct vms_alloc *vms_heapmap_find(const struct vms_heapmap *m, uint64_t addr)
-{
-	size_t mask = m->size - 1;
-	struct vms_alloc *s = m->slots;
-
-	if (!addr)
-		return NULL;
-	for (size_t i = home_of(m, addr); s[i].addr; i = (i + 1) & mask)
-		if (s[i].addr == addr)
-			return &s[i];
-	return NULL;
-}
-
 static void grow(struct vms_heapmap *m)
 {
 	struct vms_alloc *old = m->slots;
@@ -83,48 +70,23 @@ static void grow(struct vms_heapmap *m)
 	free(old);
 }
 
-bool vms_heapmap_put(struct vms_heapmap *m, const struct vms_alloc *a,
-		     struct vms_alloc *old)
+void vms_heapmap_put_slow(struct vms_heapmap *m, const struct vms_alloc *a)
 {
-	size_t mask = m->size - 1, i;
-	struct vms_alloc *s = m->slots;
+	size_t i, mask;
 
-	/* One probe finds the entry or the empty slot it goes to. */
-	for (i = home_of(m, a->addr); s[i].addr; i = (i + 1) & mask)
-		if (s[i].addr == a->addr) {
-			if (old)
-				*old = s[i];
-			s[i] = *a;
-			return true;
-		}
-	/* At most half full: an absent address (every malloc) ends its probe
-	 * after 2.5 slots on average. */
-	if ((m->count + 1) * 2 > m->size) {
-		grow(m);
-		mask = m->size - 1;
-		s = m->slots;
-		for (i = home_of(m, a->addr); s[i].addr; i = (i + 1) & mask)
-			;
-	}
-	s[i] = *a;
+	grow(m);
+	mask = m->size - 1;
+	for (i = home_of(m, a->addr); m->slots[i].addr; i = (i + 1) & mask)
+		;
+	m->slots[i] = *a;
 	m->count++;
-	return false;
 }
 
-bool vms_heapmap_remove(struct vms_heapmap *m, uint64_t addr,
-			struct vms_alloc *old)
+void vms_heapmap_close_hole(struct vms_heapmap *m, size_t hole)
 {
 	struct vms_alloc *s = m->slots;
-	size_t mask = m->size - 1, hole, j;
+	size_t mask = m->size - 1, j;
 
-	if (!addr)
-		return false;
-	for (hole = home_of(m, addr); s[hole].addr != addr;
-	     hole = (hole + 1) & mask)
-		if (!s[hole].addr)
-			return false;
-	if (old)
-		*old = s[hole];
 	/* Backward shift: pull later entries of the probe run into the hole
 	 * when their home slot is not between the hole and themselves. */
 	for (j = (hole + 1) & mask; s[j].addr; j = (j + 1) & mask) {
@@ -135,8 +97,6 @@ bool vms_heapmap_remove(struct vms_heapmap *m, uint64_t addr,
 		}
 	}
 	s[hole].addr = 0;
-	m->count--;
-	return true;
 }
 
 const struct vms_alloc *vms_heapmap_next(const struct vms_heapmap *m,

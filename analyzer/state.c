@@ -134,6 +134,7 @@ static void apply_alloc(struct vms_state *st, const struct vms_event *ev,
 			enum pending_kind prev_kind, uint64_t prev_addr)
 {
 	struct vms_alloc a, old;
+	uint64_t w = weigh(st, ev->size);
 
 	if (!is_realloc(ev->api)) {
 		st->calls[ev->api]++;
@@ -146,7 +147,7 @@ static void apply_alloc(struct vms_state *st, const struct vms_event *ev,
 		    vms_heapmap_remove(&st->heap, ev->old_addr, &old))
 			st->heap_bytes -= weigh(st, old.size);
 	}
-	st->total_allocated_bytes += weigh(st, ev->size);
+	st->total_allocated_bytes += w;
 	st->total_allocations++;
 	if (!ev->addr)
 		return;
@@ -156,17 +157,30 @@ static void apply_alloc(struct vms_state *st, const struct vms_event *ev,
 		st->heap_bytes -= weigh(st, old.size);
 		st->replaced_allocs++;
 	}
-	st->heap_bytes += weigh(st, ev->size);
+	st->heap_bytes += w;
+}
+
+/* Leave a half-done call for the lane's next record. */
+static struct vms_lane_pending *set_pending(struct vms_state *st,
+					    struct vms_lane_pending *lp,
+					    uint32_t lane,
+					    enum pending_kind kind,
+					    uint64_t addr)
+{
+	if (!lp)
+		lp = lane_slot(st, lane);
+	lp->kind = kind;
+	lp->addr = addr;
+	st->nr_pending++;
+	return lp;
 }
 
 static void apply_free(struct vms_state *st, const struct vms_event *ev,
 		       struct vms_lane_pending *lp)
 {
 	st->calls[ev->api]++;
-	if (is_realloc(ev->api)) {
-		lp->kind = PENDING_REALLOC;
-		lp->addr = ev->addr;
-	}
+	if (is_realloc(ev->api))
+		set_pending(st, lp, ev->lane, PENDING_REALLOC, ev->addr);
 	heap_remove(st, ev->addr);
 }
 
@@ -242,8 +256,7 @@ static void apply_munmap(struct vms_state *st, const struct vms_event *ev,
 	st->calls[ev->api]++;
 	if (ev->api == VMS_API_MREMAP) {
 		old = vms_regions_find(&st->regions, ev->addr);
-		lp->kind = PENDING_MREMAP;
-		lp->addr = ev->addr;
+		lp = set_pending(st, lp, ev->lane, PENDING_MREMAP, ev->addr);
 		lp->have_region = old != NULL;
 		if (old)
 			lp->region = *old;
@@ -293,8 +306,8 @@ static void apply_shmdt(struct vms_state *st, const struct vms_event *ev)
 	vms_regions_unmap(&st->regions, ev->addr, end);
 }
 
-static void peak(struct vms_peak *p, uint64_t bytes,
-		 const struct vms_event *ev)
+static inline void peak(struct vms_peak *p, uint64_t bytes,
+			const struct vms_event *ev)
 {
 	if (bytes > p->bytes) {
 		p->bytes = bytes;
@@ -303,18 +316,30 @@ static void peak(struct vms_peak *p, uint64_t bytes,
 	}
 }
 
-void vms_state_apply(struct vms_state *st, const struct vms_event *ev)
+/* Everything but the plain malloc and free of an unsampled recording. */
+static __attribute__((noinline)) void
+apply_general(struct vms_state *st, const struct vms_event *ev)
 {
-	struct vms_lane_pending *lp = lane_slot(st, ev->lane);
-	enum pending_kind prev_kind = lp->kind;
-	uint64_t prev_addr = lp->addr;
-	bool prev_region = lp->have_region;
+	struct vms_lane_pending *lp = NULL;
+	enum pending_kind prev_kind = PENDING_NONE;
+	uint64_t prev_addr = 0;
+	bool prev_region = false;
 
-	/* A pending half is only for the very next record of its lane.  Its
+	/* A pending half is only for the very next record of its lane.  Most
+	 * of the time no lane has one, and there is nothing to look up.  The
 	 * region stays in lp->region until the lane's next MUNMAP: the MMAP
 	 * half reads it from there. */
-	lp->kind = PENDING_NONE;
-	lp->have_region = false;
+	if (st->nr_pending) {
+		lp = lane_slot(st, ev->lane);
+		if (lp->kind != PENDING_NONE) {
+			prev_kind = lp->kind;
+			prev_addr = lp->addr;
+			prev_region = lp->have_region;
+			lp->kind = PENDING_NONE;
+			lp->have_region = false;
+			st->nr_pending--;
+		}
+	}
 	st->events++;
 	if (ev->seq > st->last_seq)
 		st->last_seq = ev->seq;
@@ -382,4 +407,52 @@ void vms_state_apply(struct vms_state *st, const struct vms_event *ev)
 	st->shm_bytes = st->regions.bytes[VMS_REGION_SHM];
 	peak(&st->peak_mmap, st->mmap_bytes, ev);
 	peak(&st->peak_shm, st->shm_bytes, ev);
+}
+
+/* The plain malloc-family call (not realloc) and the plain free, with no
+ * half-done call pending in any lane and no sampling: what nearly every
+ * event is.  The same rules as apply_general, unrolled. */
+void vms_state_apply(struct vms_state *st, const struct vms_event *ev)
+{
+	struct vms_alloc old;
+
+	if (__builtin_expect(st->nr_pending || st->sample_bytes, 0))
+		goto general;
+	if (ev->type == VMS_REC_FREE && ev->api == VMS_API_FREE) {
+		if (vms_heapmap_remove(&st->heap, ev->addr, &old))
+			st->heap_bytes -= old.size;
+		else
+			st->unmatched_frees++;
+	} else if (ev->type == VMS_REC_ALLOC && ev->addr &&
+		   !is_realloc(ev->api)) {
+		struct vms_alloc a = { ev->addr, ev->size, ev->seq,
+				       ev->gstack, ev->lane };
+		st->total_allocated_bytes += ev->size;
+		st->total_allocations++;
+		if (vms_heapmap_put(&st->heap, &a, &old)) {
+			st->heap_bytes -= old.size;
+			st->replaced_allocs++;
+		}
+		st->heap_bytes += ev->size;
+		peak(&st->peak_heap, st->heap_bytes, ev);
+	} else {
+		goto general;
+	}
+	st->calls[ev->api]++;
+	st->events++;
+	if (ev->seq > st->last_seq)
+		st->last_seq = ev->seq;
+	if (ev->time_ns > st->last_time_ns)
+		st->last_time_ns = ev->time_ns;
+	return;
+general:
+	apply_general(st, ev);
+}
+
+void vms_state_hint(const struct vms_event *ev, void *ctx)
+{
+	const struct vms_state *st = ctx;
+
+	if (ev->type == VMS_REC_ALLOC || ev->type == VMS_REC_FREE)
+		vms_heapmap_prefetch(&st->heap, ev->addr);
 }

@@ -66,10 +66,15 @@ struct vms_state {
 	struct vms_lane_pending *lanes; /* per-lane half-done realloc/mremap */
 	size_t lanes_size;
 	size_t lanes_count;
+	size_t nr_pending;              /* lanes with a half-done call */
 };
 
 void vms_state_init(struct vms_state *st, uint64_t page_size, uint64_t pid);
 void vms_state_release(struct vms_state *st);
 void vms_state_apply(struct vms_state *st, const struct vms_event *ev);
+
+/* A vms_replay_hint_fn (ctx: the state): ev will be applied soon, so
+ * start loading the part of the live-allocation table it touches. */
+void vms_state_hint(const struct vms_event *ev, void *ctx);
 
 #endif /* VMSPY_STATE_H */
