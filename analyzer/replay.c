@@ -23,6 +23,7 @@
 #include <limits.h>
 #include <linux/futex.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -514,6 +515,38 @@ out:
 
 /* ---- running it ---------------------------------------------------------- */
 
+/* CPUs this process may run on that nothing else is running on right now:
+ * the allowed CPUs less the runnable tasks (ourselves included) that
+ * /proc/loadavg counts at this instant. */
+static long idle_cpus(void)
+{
+	cpu_set_t set;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN), running, total;
+	FILE *f;
+
+	if (!sched_getaffinity(0, sizeof(set), &set))
+		cpus = CPU_COUNT(&set);
+	f = fopen("/proc/loadavg", "r");
+	if (!f)
+		return cpus - 1;
+	if (fscanf(f, "%*s %*s %*s %ld/%ld", &running, &total) != 2)
+		running = 1;
+	fclose(f);
+	return cpus - running;
+}
+
+bool vms_replay_threads_allowed(void)
+{
+	const char *env = getenv("VMSPY_ANALYZER_THREADS");
+
+	if (env && !strcmp(env, "1"))
+		return false;
+	if (env && !strcmp(env, "2"))
+		return true;
+	/* Two threads on one free CPU are slower than one. */
+	return idle_cpus() >= 1;
+}
+
 /* Whether to decode on a helper thread: VMSPY_ANALYZER_THREADS=1 never,
  * =2 always; by default when there is a second CPU and the logs are big
  * enough for the thread to pay for itself. */
@@ -522,12 +555,10 @@ static bool want_helper(const struct vms_replay *rp)
 	const char *env = getenv("VMSPY_ANALYZER_THREADS");
 	size_t total = 0;
 
-	if (env && !strcmp(env, "1"))
+	if (!vms_replay_threads_allowed())
 		return false;
 	if (env && !strcmp(env, "2"))
 		return true;
-	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
-		return false;
 	for (size_t i = 0; i < rp->rec->nr_logs; i++)
 		total += rp->rec->logs[i].size;
 	return total >= (4u << 20);

@@ -16,9 +16,9 @@
  * A corrupt lane stops at its first bad record; the other lanes go on, and
  * the problem is kept in `damage` for the report to print.
  *
- * Two threads.  On a big recording the decoding and merging run on a helper
- * thread, one bounded window (VMS_REPLAY_WINDOW events) ahead of the
- * callback, which runs on the caller's thread; on a small one (or with
+ * Two threads.  On a big recording, when a CPU is idle, the decoding and
+ * merging run on a helper thread, at most VMS_REPLAY_WINDOW events ahead
+ * of the callback, which runs on the caller's thread; otherwise (or with
  * VMSPY_ANALYZER_THREADS=1, or when no thread can be started) everything
  * runs on the caller's thread.  The callback sees the same events in the
  * same order either way, with the same global stack ids (a lane's stacks
@@ -31,6 +31,7 @@
 #ifndef VMSPY_REPLAY_H
 #define VMSPY_REPLAY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -82,6 +83,11 @@ void vms_replay_release(struct vms_replay *rp);
  * first).  Returns 0 when all lanes were read to their end (damaged ones
  * up to their damage), or the callback's non-zero value.  Runs once. */
 int vms_replay_run(struct vms_replay *rp, vms_replay_fn fn, void *ctx);
+
+/* Whether the analysis may use a second thread: VMSPY_ANALYZER_THREADS=1
+ * never, =2 always; by default when a CPU is idle right now (fewer
+ * runnable tasks than CPUs in /proc/loadavg). */
+bool vms_replay_threads_allowed(void);
 
 /* Global id of lane `lane`'s stack id `id` as defined so far in that lane
  * (e.g. THREAD_BEGIN.creator_stack); 0 when unknown.  Not from inside the

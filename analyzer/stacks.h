@@ -57,10 +57,12 @@ vms_stack_id vms_stacks_intern(struct vms_stacks *st, const uint64_t *frames,
 const uint64_t *vms_stacks_get(const struct vms_stacks *st, vms_stack_id id,
 			       size_t *n);
 
-/* Number of distinct stacks (ids are 1..count). */
+/* Number of distinct stacks (ids are 1..count).  From another thread than
+ * the interning one: the stacks up to that count can be read. */
 static inline size_t vms_stacks_count(const struct vms_stacks *st)
 {
-	return st->nr_entries ? st->nr_entries - 1 : 0;
+	size_t n = __atomic_load_n(&st->nr_entries, __ATOMIC_ACQUIRE);
+	return n ? n - 1 : 0;
 }
 
 #endif /* VMSPY_STACKS_H */

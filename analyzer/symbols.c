@@ -457,6 +457,7 @@ struct module {
 	size_t nsyms;
 	bool syms_done;
 	bool tried;             /* module_ready ran */
+	uint32_t ready;         /* atomic: vms_symtab_prepare is done with it */
 };
 
 struct vms_symtab {
@@ -1321,6 +1322,60 @@ size_t vms_symtab_lookup(struct vms_symtab *st, uint64_t addr,
 	st->cache_n++;
 	*frames_out = keep;
 	return n;
+}
+
+/* ---- preparing on another thread ------------------------------------------ */
+
+bool vms_symtab_prepare(struct vms_symtab *st, uint64_t addr)
+{
+	size_t mi;
+	struct module *m = find_module(st, addr ? addr - 1 : 0, &mi);
+
+	if (!m || __atomic_load_n(&m->ready, __ATOMIC_ACQUIRE))
+		return false;
+	if (module_ready(&st->pub[mi], m)) {
+		if (!m->cus_done)
+			module_load_cus(m);
+		if (!m->syms_done)
+			module_load_syms(m);
+	}
+	__atomic_store_n(&m->ready, 1, __ATOMIC_RELEASE);
+	return true;
+}
+
+size_t vms_symtab_adopt(struct vms_symtab *st, struct vms_symtab *donor)
+{
+	size_t taken = 0;
+
+	for (size_t i = 0; i < donor->nranged; i++) {
+		const struct vms_sym_module *dp = &donor->pub[i];
+		struct module *dm = &donor->mods[i], *m;
+		size_t j;
+
+		if (!__atomic_load_n(&dm->ready, __ATOMIC_ACQUIRE) || !dm->mod)
+			continue;
+		m = find_module(st, dp->start, &j);
+		if (!m || m->tried || st->pub[j].start != dp->start ||
+		    st->pub[j].end != dp->end || st->pub[j].bias != dp->bias ||
+		    st->pub[j].status != dp->status ||
+		    strcmp(st->pub[j].path, dp->path) ||
+		    strcmp_null(st->pub[j].elf_file, dp->elf_file))
+			continue;
+		*m = *dm;
+		m->ready = 1;
+		/* The donor keeps an empty husk: its ready flag stays set, so
+		 * its thread never looks at the rest again. */
+		dm->dwfl = NULL;
+		dm->mod = NULL;
+		dm->curanges = NULL;
+		dm->ncuranges = 0;
+		dm->cus = NULL;
+		dm->ncus = dm->cap_cus = 0;
+		dm->syms = NULL;
+		dm->nsyms = 0;
+		taken++;
+	}
+	return taken;
 }
 
 /* ---- formatting ---------------------------------------------------------- */
