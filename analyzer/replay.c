@@ -218,7 +218,7 @@ static int run_inline(struct vms_replay *rp, vms_replay_fn fn, void *ctx)
 			add_damage(rp, rp->readers[i].log->lane, damage);
 	}
 	heapify(rp);
-	while (rp->heap_len) {
+	while (rp->heap_len > 1) {
 		size_t lane = rp->heap[0];
 
 		rp->events++;
@@ -226,16 +226,35 @@ static int run_inline(struct vms_replay *rp, vms_replay_fn fn, void *ctx)
 			progress_tick(&prog, rp, rp->events);
 		r = fn(&rp->pool[lane], ctx);
 		if (r)
-			break;
+			goto out;
 		if (decode_head(rp, lane, &damage)) {
-			if (rp->heap_len > 1)
-				sift_down(rp, 0);
+			sift_down(rp, 0);
 			continue;
 		}
 		if (damage)
 			add_damage(rp, rp->readers[lane].log->lane, damage);
 		after_step(rp, false);
 	}
+	/* One lane left (or from the start): nothing to merge. */
+	if (rp->heap_len) {
+		size_t lane = rp->heap[0];
+		struct vms_logreader *rd = &rp->readers[lane];
+		struct vms_event *ev = &rp->pool[lane];
+
+		do {
+			rp->events++;
+			if (__builtin_expect(prog.on, 0) &&
+			    !(rp->events & 0xffff))
+				progress_tick(&prog, rp, rp->events);
+			r = fn(ev, ctx);
+			if (r)
+				goto out;
+		} while (vms_logreader_next(rd, ev) > 0);
+		if ((damage = lane_damage(rp, lane)))
+			add_damage(rp, rd->log->lane, damage);
+		rp->heap_len = 0;
+	}
+out:
 	progress_done(&prog);
 	return r;
 }

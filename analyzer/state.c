@@ -316,9 +316,9 @@ static inline void peak(struct vms_peak *p, uint64_t bytes,
 	}
 }
 
-/* Everything but the plain malloc and free of an unsampled recording. */
-static __attribute__((noinline)) void
-apply_general(struct vms_state *st, const struct vms_event *ev)
+/* Everything but the plain malloc and free of an unsampled recording
+ * (vms_state_apply in state.h has those). */
+void vms_state_apply_general(struct vms_state *st, const struct vms_event *ev)
 {
 	struct vms_lane_pending *lp = NULL;
 	enum pending_kind prev_kind = PENDING_NONE;
@@ -407,46 +407,6 @@ apply_general(struct vms_state *st, const struct vms_event *ev)
 	st->shm_bytes = st->regions.bytes[VMS_REGION_SHM];
 	peak(&st->peak_mmap, st->mmap_bytes, ev);
 	peak(&st->peak_shm, st->shm_bytes, ev);
-}
-
-/* The plain malloc-family call (not realloc) and the plain free, with no
- * half-done call pending in any lane and no sampling: what nearly every
- * event is.  The same rules as apply_general, unrolled. */
-void vms_state_apply(struct vms_state *st, const struct vms_event *ev)
-{
-	struct vms_alloc old;
-
-	if (__builtin_expect(st->nr_pending || st->sample_bytes, 0))
-		goto general;
-	if (ev->type == VMS_REC_FREE && ev->api == VMS_API_FREE) {
-		if (vms_heapmap_remove(&st->heap, ev->addr, &old))
-			st->heap_bytes -= old.size;
-		else
-			st->unmatched_frees++;
-	} else if (ev->type == VMS_REC_ALLOC && ev->addr &&
-		   !is_realloc(ev->api)) {
-		struct vms_alloc a = { ev->addr, ev->size, ev->seq,
-				       ev->gstack, ev->lane };
-		st->total_allocated_bytes += ev->size;
-		st->total_allocations++;
-		if (vms_heapmap_put(&st->heap, &a, &old)) {
-			st->heap_bytes -= old.size;
-			st->replaced_allocs++;
-		}
-		st->heap_bytes += ev->size;
-		peak(&st->peak_heap, st->heap_bytes, ev);
-	} else {
-		goto general;
-	}
-	st->calls[ev->api]++;
-	st->events++;
-	if (ev->seq > st->last_seq)
-		st->last_seq = ev->seq;
-	if (ev->time_ns > st->last_time_ns)
-		st->last_time_ns = ev->time_ns;
-	return;
-general:
-	apply_general(st, ev);
 }
 
 void vms_state_hint(const struct vms_event *ev, void *ctx)
