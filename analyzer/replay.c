@@ -8,11 +8,8 @@
  * only on the recording.
  *
  * With a helper thread, the helper runs the merge and writes the merged
- * stream into a ring of event-slot numbers; the caller's thread reads the
- * ring and runs the callback.  The events themselves sit in a pool of
- * slots that never move: a head is decoded into a free slot, its number
- * goes into the ring, and the slot is free again once the consumer has
- * published that it is past it.  A damaged lane puts a marker event
+ * stream into a ring (see "two threads" below); the caller's thread reads
+ * the ring and runs the callback.  A damaged lane puts a marker event
  * (type VMS_REC_NONE, str = the message) into the ring where the inline
  * merge would have noted the damage.  Both sides batch their index updates
  * and sleep on a futex only after spinning a while, woken when half the
@@ -45,7 +42,6 @@ void vms_replay_init(struct vms_replay *rp, struct vms_recording *rec)
 	rp->rec = rec;
 	vms_stacks_init(&rp->stacks);
 	rp->readers = xcalloc(n ? n : 1, sizeof(*rp->readers));
-	rp->head_slot = xcalloc(n ? n : 1, sizeof(*rp->head_slot));
 	rp->head_seq = xcalloc(n ? n : 1, sizeof(*rp->head_seq));
 	rp->heap = xcalloc(n ? n : 1, sizeof(*rp->heap));
 	for (size_t i = 0; i < n; i++)
@@ -62,7 +58,6 @@ void vms_replay_release(struct vms_replay *rp)
 	free(rp->damage);
 	free(rp->readers);
 	free(rp->pool);
-	free(rp->head_slot);
 	free(rp->head_seq);
 	free(rp->heap);
 	vms_stacks_release(&rp->stacks);
@@ -109,11 +104,11 @@ static char *lane_damage(const struct vms_replay *rp, size_t i)
 	return b.s;
 }
 
-/* Decode lane i's next event into its head slot.  false when the lane is
- * finished; *damage is then lane_damage(). */
+/* Decode lane i's next event into its head, rp->pool[i].  false when the
+ * lane is finished; *damage is then lane_damage(). */
 static inline bool decode_head(struct vms_replay *rp, size_t i, char **damage)
 {
-	struct vms_event *ev = &rp->pool[rp->head_slot[i]];
+	struct vms_event *ev = &rp->pool[i];
 
 	if (__builtin_expect(vms_logreader_next(&rp->readers[i], ev) > 0, 1)) {
 		rp->head_seq[i] = ev->seq;
@@ -131,12 +126,17 @@ static void add_damage(struct vms_replay *rp, uint32_t lane, char *message)
 }
 
 /* After the top lane's head was taken and a new one decoded (or not):
- * restore the heap. */
-static void after_step(struct vms_replay *rp, bool more)
+ * restore the heap.  Threads allocate in bursts, so the top lane often
+ * stays on top: that costs two comparisons here, not a sift. */
+static inline void after_step(struct vms_replay *rp, bool more)
 {
+	size_t *h = rp->heap, n;
+
 	if (!more)
-		rp->heap[0] = rp->heap[--rp->heap_len];
-	if (rp->heap_len > 1)
+		h[0] = h[--rp->heap_len];
+	n = rp->heap_len;
+	if (n > 1 && (!before(rp, h[0], h[1]) ||
+		      (n > 2 && !before(rp, h[0], h[2]))))
 		sift_down(rp, 0);
 }
 
@@ -211,7 +211,6 @@ static int run_inline(struct vms_replay *rp, vms_replay_fn fn, void *ctx)
 	progress_init(&prog, rp);
 	rp->pool = xcalloc(n ? n : 1, sizeof(*rp->pool));
 	for (size_t i = 0; i < n; i++) {
-		rp->head_slot[i] = (uint32_t)i;
 		if (decode_head(rp, i, &damage))
 			rp->heap[rp->heap_len++] = i;
 		else if (damage)
@@ -228,7 +227,7 @@ static int run_inline(struct vms_replay *rp, vms_replay_fn fn, void *ctx)
 		if (r)
 			goto out;
 		if (decode_head(rp, lane, &damage)) {
-			sift_down(rp, 0);
+			after_step(rp, true);
 			continue;
 		}
 		if (damage)
@@ -259,11 +258,49 @@ out:
 	return r;
 }
 
-/* ---- two threads: the stream between merge and callback ------------------ */
+/* ---- two threads: the stream between merge and callback ------------------
+ *
+ * What crosses between the threads is kept small, because moving cache
+ * lines from one core to another is what such a pipeline pays for.  An
+ * event is sent whole (into a slot of a pool, its number in the ring)
+ * only when it differs from the last whole event of its lane in more than
+ * the fields that change from one malloc or free to the next; otherwise
+ * the ring record carries just those fields, one cache line, and the
+ * consumer writes them into its copy of the lane's last event.  Which
+ * bytes are compared is worked out from the structure (offsetof), so it
+ * follows struct vms_event as it changes.
+ */
 
 #define RING VMS_REPLAY_WINDOW /* events decoded ahead: a power of two */
 #define BATCH 32               /* index updates published every BATCH */
 #define SPINS 100              /* pause loops before sleeping */
+
+/* The fields of a compact record: what changes between two malloc or free
+ * records of one lane. */
+#define COMPACT_FIELDS(X) \
+	X(type) X(api) X(seq) X(offset) X(stack) X(gstack) X(addr) X(size) \
+	X(align) X(old_addr)
+
+/* One ring record: a compact event, or the slot of a whole one. */
+struct crec {
+	uint32_t tag;         /* lane index << 1 | 1 when whole */
+	uint8_t type, api;    /* a compact event's (both < 256) */
+	uint16_t unused;
+	uint32_t stack;       /* whole: the slot */
+	uint32_t gstack;
+	uint64_t seq, offset, addr, size, align, old_addr;
+};
+#define EV_SIZE(f) sizeof(((struct vms_event *)0)->f)
+_Static_assert(sizeof(struct crec) == 64, "a ring record is a cache line");
+_Static_assert(EV_SIZE(stack) == 4 && EV_SIZE(gstack) == 4 &&
+	       EV_SIZE(seq) == 8 && EV_SIZE(offset) == 8 &&
+	       EV_SIZE(addr) == 8 && EV_SIZE(size) == 8 &&
+	       EV_SIZE(align) == 8 && EV_SIZE(old_addr) == 8,
+	       "struct crec holds the compact fields of struct vms_event");
+
+struct range {
+	uint16_t off, len;
+};
 
 struct side {
 	uint32_t waiting;  /* 1: asleep (or about to be) on evt */
@@ -273,10 +310,13 @@ struct side {
 
 struct vms_replay_pipe {
 	struct vms_replay *rp;
-	uint32_t *ring;               /* pool slot numbers, in merge order */
+	struct crec *ring;            /* RING records, in merge order */
+	struct vms_event *whole;      /* RING + 1 slots for whole events */
 	vms_replay_fn fn;
 	void *ctx;
 	int result;                   /* the callback's non-zero value */
+	struct range same[8];         /* bytes outside COMPACT_FIELDS */
+	size_t nr_same;
 	/* producer -> consumer */
 	__attribute__((aligned(64))) uint32_t tail;
 	uint32_t finished;
@@ -290,9 +330,50 @@ struct vms_replay_pipe {
 	__attribute__((aligned(64))) uint32_t ptail, phead, reclaimed;
 	uint32_t *free_slots;
 	size_t nr_free;
+	struct vms_event *sent;       /* per lane: its last whole event */
+	bool *have_sent;
 	/* consumer only */
 	__attribute__((aligned(64))) uint32_t chead, ctail;
+	struct vms_event *cur;        /* per lane: the event as delivered */
 };
+
+static int range_cmp(const void *a, const void *b)
+{
+	const struct range *x = a, *y = b;
+	return x->off - y->off;
+}
+
+/* The byte ranges of struct vms_event outside COMPACT_FIELDS. */
+static void find_same(struct vms_replay_pipe *p)
+{
+	struct range f[16];
+	size_t n = 0, at = 0;
+
+#define FIELD(x) f[n++] = (struct range){ offsetof(struct vms_event, x), \
+					  sizeof(((struct vms_event *)0)->x) };
+	COMPACT_FIELDS(FIELD)
+#undef FIELD
+	qsort(f, n, sizeof(*f), range_cmp);
+	for (size_t i = 0; i <= n; i++) {
+		size_t to = i < n ? f[i].off : sizeof(struct vms_event);
+		if (to > at)
+			p->same[p->nr_same++] =
+				(struct range){ (uint16_t)at,
+						(uint16_t)(to - at) };
+		if (i < n)
+			at = f[i].off + f[i].len;
+	}
+}
+
+static bool same_rest(const struct vms_replay_pipe *p,
+		      const struct vms_event *a, const struct vms_event *b)
+{
+	for (size_t i = 0; i < p->nr_same; i++)
+		if (memcmp((const char *)a + p->same[i].off,
+			   (const char *)b + p->same[i].off, p->same[i].len))
+			return false;
+	return true;
+}
 
 static uint32_t load(const uint32_t *p)
 {
@@ -357,14 +438,29 @@ static bool deliver(struct vms_replay_pipe *p, uint32_t end)
 	struct vms_replay *rp = p->rp;
 
 	if (rp->hint)
-		for (uint32_t i = p->chead; i != end; i++)
-			rp->hint(&rp->pool[p->ring[i % RING]], rp->hint_ctx);
+		for (uint32_t i = p->chead; i != end; i++) {
+			const struct crec *c = &p->ring[i % RING];
+			if (!(c->tag & 1))
+				rp->hint(c->type, c->addr, rp->hint_ctx);
+			else
+				rp->hint(p->whole[c->stack].type,
+					 p->whole[c->stack].addr,
+					 rp->hint_ctx);
+		}
 	for (; p->chead != end; p->chead++) {
-		struct vms_event *ev = &rp->pool[p->ring[p->chead % RING]];
+		const struct crec *c = &p->ring[p->chead % RING];
+		struct vms_event *ev = &p->cur[c->tag >> 1];
 
-		if (ev->type == VMS_REC_NONE) {
+		if (!(c->tag & 1)) {
+#define COPY(f) ev->f = c->f;
+			COMPACT_FIELDS(COPY)
+#undef COPY
+		} else if (p->whole[c->stack].type == VMS_REC_NONE) {
+			ev = &p->whole[c->stack];
 			add_damage(rp, ev->lane, (char *)ev->str);
 			continue;
+		} else {
+			*ev = p->whole[c->stack];
 		}
 		rp->events++;
 		p->result = p->fn(ev, p->ctx);
@@ -417,14 +513,16 @@ static void consume(struct vms_replay_pipe *p)
 
 /* ---- producer: the merge ------------------------------------------------- */
 
-/* Learn how far the consumer got; the slots of the ring positions it
- * passed are free.  Done before those positions are written again. */
+/* Learn how far the consumer got; the whole-event slots of the records it
+ * passed are free.  Done before those records are written again. */
 static void refresh_head(struct vms_replay_pipe *p)
 {
 	p->phead = load(&p->head);
-	for (; p->reclaimed != p->phead; p->reclaimed++)
-		p->free_slots[p->nr_free++] =
-			p->ring[p->reclaimed & (RING - 1)];
+	for (; p->reclaimed != p->phead; p->reclaimed++) {
+		const struct crec *c = &p->ring[p->reclaimed % RING];
+		if (c->tag & 1)
+			p->free_slots[p->nr_free++] = c->stack;
+	}
 }
 
 static void publish_tail(struct vms_replay_pipe *p)
@@ -439,16 +537,20 @@ static bool has_space(struct vms_replay_pipe *p)
 	return p->ptail - p->phead < RING || load(&p->stop);
 }
 
-/* Put a slot into the stream; false when the consumer said stop. */
-static bool emit(struct vms_replay_pipe *p, uint32_t slot)
+/* The next ring record to fill, or NULL when the consumer said stop. */
+static struct crec *next_rec(struct vms_replay_pipe *p)
 {
 	if (p->ptail - p->phead >= RING && !has_space(p)) {
 		publish_tail(p);
 		sleep_until(p, &p->prod, p->ptail - RING / 2, has_space);
 		if (p->ptail - p->phead >= RING)
-			return false; /* woken by stop */
+			return NULL; /* woken by stop */
 	}
-	p->ring[p->ptail % RING] = slot;
+	return &p->ring[p->ptail % RING];
+}
+
+static bool rec_done(struct vms_replay_pipe *p)
+{
 	p->ptail++;
 	if (!(p->ptail % BATCH)) {
 		publish_tail(p);
@@ -458,8 +560,8 @@ static bool emit(struct vms_replay_pipe *p, uint32_t slot)
 	return true;
 }
 
-/* A free pool slot: one is always there (the pool holds size + lanes + 1
- * slots; at most size are in the ring and one per lane is a head). */
+/* A slot for a whole event: one is always free (there are RING + 1, and
+ * at most RING records in the ring). */
 static uint32_t take_slot(struct vms_replay_pipe *p)
 {
 	if (!p->nr_free)
@@ -469,26 +571,54 @@ static uint32_t take_slot(struct vms_replay_pipe *p)
 	return p->free_slots[--p->nr_free];
 }
 
+/* Put lane's head event into the stream; false when the consumer said
+ * stop. */
+static bool emit(struct vms_replay_pipe *p, size_t lane)
+{
+	const struct vms_event *ev = &p->rp->pool[lane];
+	struct crec *c = next_rec(p);
+	uint32_t slot;
+
+	if (!c)
+		return false;
+	if (p->have_sent[lane] && ev->type < 256 && ev->api < 256 &&
+	    same_rest(p, ev, &p->sent[lane])) {
+		c->tag = (uint32_t)lane << 1;
+#define COPY(f) c->f = ev->f;
+		COMPACT_FIELDS(COPY)
+#undef COPY
+	} else {
+		slot = take_slot(p);
+		p->whole[slot] = *ev;
+		p->sent[lane] = *ev;
+		p->have_sent[lane] = true;
+		c->tag = (uint32_t)lane << 1 | 1;
+		c->stack = slot;
+	}
+	return rec_done(p);
+}
+
 /* A lane ended: its damage, if any, goes into the stream as a marker. */
 static bool lane_ended(struct vms_replay_pipe *p, size_t lane, char *damage)
 {
-	struct vms_replay *rp = p->rp;
-	uint32_t slot = rp->head_slot[lane];
-	struct vms_event *ev = &rp->pool[slot];
+	struct crec *c;
+	uint32_t slot;
 
-	if (!damage) {
-		p->free_slots[p->nr_free++] = slot;
+	if (!damage)
 		return true;
-	}
-	memset(ev, 0, sizeof(*ev));
-	ev->type = VMS_REC_NONE;
-	ev->lane = rp->readers[lane].log->lane;
-	ev->str = damage;
-	if (!emit(p, slot)) {
+	c = next_rec(p);
+	if (!c) {
 		free(damage);
 		return false;
 	}
-	return true;
+	slot = take_slot(p);
+	memset(&p->whole[slot], 0, sizeof(p->whole[slot]));
+	p->whole[slot].type = VMS_REC_NONE;
+	p->whole[slot].lane = p->rp->readers[lane].log->lane;
+	p->whole[slot].str = damage;
+	c->tag = (uint32_t)lane << 1 | 1;
+	c->stack = slot;
+	return rec_done(p);
 }
 
 static void *produce(void *arg)
@@ -502,7 +632,6 @@ static void *produce(void *arg)
 
 	progress_init(&prog, rp);
 	for (size_t i = 0; i < n; i++) {
-		rp->head_slot[i] = take_slot(p);
 		if (decode_head(rp, i, &damage))
 			rp->heap[rp->heap_len++] = i;
 		else if (!lane_ended(p, i, damage))
@@ -513,12 +642,11 @@ static void *produce(void *arg)
 		size_t lane = rp->heap[0];
 		bool more;
 
-		if (!emit(p, rp->head_slot[lane]))
+		if (!emit(p, lane))
 			goto out;
 		emitted++;
 		if (prog.on && !(emitted & 0xffff))
 			progress_tick(&prog, rp, emitted);
-		rp->head_slot[lane] = take_slot(p);
 		more = decode_head(rp, lane, &damage);
 		if (!more && !lane_ended(p, lane, damage))
 			goto out;
@@ -588,13 +716,16 @@ static void pipe_release(struct vms_replay_pipe *p)
 	/* Markers the callback did not reach (it said stop) own their
 	 * messages. */
 	for (uint32_t i = p->chead; i != p->ptail; i++) {
-		struct vms_event *ev =
-			&p->rp->pool[p->ring[i & (RING - 1)]];
-		if (ev->type == VMS_REC_NONE)
-			free((char *)ev->str);
+		const struct crec *c = &p->ring[i % RING];
+		if ((c->tag & 1) && p->whole[c->stack].type == VMS_REC_NONE)
+			free((char *)p->whole[c->stack].str);
 	}
 	free(p->ring);
+	free(p->whole);
 	free(p->free_slots);
+	free(p->sent);
+	free(p->have_sent);
+	free(p->cur);
 	free(p);
 }
 
@@ -602,24 +733,30 @@ static void pipe_release(struct vms_replay_pipe *p)
 static bool run_threaded(struct vms_replay *rp, vms_replay_fn fn, void *ctx,
 			 int *result)
 {
-	size_t n = rp->rec->nr_logs, slots = RING + n + 1;
+	size_t n = rp->rec->nr_logs;
 	struct vms_replay_pipe *p;
 	sigset_t all, old;
 	pthread_t tid;
 	int err;
 
-	if (slots > UINT32_MAX / 2 ||
-	    posix_memalign((void **)&p, 64, sizeof(*p)))
+	if (n > UINT32_MAX / 4 || posix_memalign((void **)&p, 64, sizeof(*p)))
 		return false;
 	memset(p, 0, sizeof(*p));
 	p->rp = rp;
 	p->fn = fn;
 	p->ctx = ctx;
-	p->ring = xcalloc(RING, sizeof(*p->ring));
-	p->free_slots = xcalloc(slots, sizeof(*p->free_slots));
-	for (size_t i = slots; i-- > 0;)
+	find_same(p);
+	if (posix_memalign((void **)&p->ring, 64, RING * sizeof(*p->ring)))
+		vms_die("out of memory");
+	memset(p->ring, 0, RING * sizeof(*p->ring));
+	p->whole = xcalloc(RING + 1, sizeof(*p->whole));
+	p->free_slots = xcalloc(RING + 1, sizeof(*p->free_slots));
+	for (size_t i = RING + 1; i-- > 0;)
 		p->free_slots[p->nr_free++] = (uint32_t)i;
-	rp->pool = xcalloc(slots, sizeof(*rp->pool));
+	p->sent = xcalloc(n ? n : 1, sizeof(*p->sent));
+	p->have_sent = xcalloc(n ? n : 1, sizeof(*p->have_sent));
+	p->cur = xcalloc(n ? n : 1, sizeof(*p->cur));
+	rp->pool = xcalloc(n ? n : 1, sizeof(*rp->pool));
 
 	/* Signals stay with the caller's thread. */
 	sigfillset(&all);

@@ -51,9 +51,10 @@ struct vms_replay_damage {
 
 /* Return 0 to go on, anything else to stop the replay with that value. */
 typedef int (*vms_replay_fn)(const struct vms_event *ev, void *ctx);
-/* A hint that ev will be handed to the callback soon (e.g. to prefetch
- * what it will touch).  Must not change anything the callback sees. */
-typedef void (*vms_replay_hint_fn)(const struct vms_event *ev, void *ctx);
+/* A hint that an event of this type (enum vms_rec_type) and address will
+ * be handed to the callback soon (e.g. to prefetch what it will touch).
+ * Must not change anything the callback sees. */
+typedef void (*vms_replay_hint_fn)(uint32_t type, uint64_t addr, void *ctx);
 
 struct vms_replay_pipe;
 
@@ -69,8 +70,7 @@ struct vms_replay {
 	void *hint_ctx;
 
 	/* private: the merge */
-	struct vms_event *pool;            /* decoded events */
-	uint32_t *head_slot;               /* lane -> its next event's slot */
+	struct vms_event *pool;            /* lane -> its next event */
 	uint64_t *head_seq;                /* lane -> that event's seq */
 	size_t *heap;                      /* lane indices, min seq first */
 	size_t heap_len;

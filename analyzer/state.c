@@ -409,10 +409,10 @@ void vms_state_apply_general(struct vms_state *st, const struct vms_event *ev)
 	peak(&st->peak_shm, st->shm_bytes, ev);
 }
 
-void vms_state_hint(const struct vms_event *ev, void *ctx)
+void vms_state_hint(uint32_t type, uint64_t addr, void *ctx)
 {
 	const struct vms_state *st = ctx;
 
-	if (ev->type == VMS_REC_ALLOC || ev->type == VMS_REC_FREE)
-		vms_heapmap_prefetch(&st->heap, ev->addr);
+	if (type == VMS_REC_ALLOC || type == VMS_REC_FREE)
+		vms_heapmap_prefetch(&st->heap, addr);
 }

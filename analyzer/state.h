@@ -120,8 +120,9 @@ general:
 	vms_state_apply_general(st, ev);
 }
 
-/* A vms_replay_hint_fn (ctx: the state): ev will be applied soon, so
- * start loading the part of the live-allocation table it touches. */
-void vms_state_hint(const struct vms_event *ev, void *ctx);
+/* A vms_replay_hint_fn (ctx: the state): an event of this type at addr
+ * will be applied soon, so start loading the part of the live-allocation
+ * table it touches. */
+void vms_state_hint(uint32_t type, uint64_t addr, void *ctx);
 
 #endif /* VMSPY_STATE_H */

@@ -564,7 +564,7 @@ static void damage_keeps_other_lanes(void **state)
 /* ---- one thread or two: the same stream ---- */
 
 struct trace {
-	uint64_t *v;     /* per event: seq, lane, gstack, type, addr */
+	uint64_t *v;     /* per event: seq, lane, gstack, type, hash */
 	size_t n, alloc;
 	size_t stop_after; /* 0: never stop */
 	const struct vms_stacks *stacks;
@@ -584,7 +584,14 @@ static int record_event(const struct vms_event *ev, void *ctx)
 	t->v[t->n++] = ev->lane;
 	t->v[t->n++] = ev->gstack;
 	t->v[t->n++] = ev->type;
-	t->v[t->n++] = ev->addr;
+	/* every byte of the event: these types carry no pointer */
+	{
+		const unsigned char *b = (const unsigned char *)ev;
+		uint64_t h = 14695981039346656037ull;
+		for (size_t i = 0; i < sizeof(*ev); i++)
+			h = (h ^ b[i]) * 1099511628211ull;
+		t->v[t->n++] = h;
+	}
 	/* The stack of an event can be read while the replay runs. */
 	vms_stacks_get(t->stacks, ev->gstack, &nf);
 	t->v[t->n++] = nf;
@@ -650,6 +657,11 @@ static void replay_threads_same(void **state)
 					       0x402000 + lane * (d & 1) };
 			synth_stack(&l[lane], d, frames, 3);
 		}
+		if (k % 997 == 0) /* events that differ in more than their
+				   * own fields: a new time, a thread */
+			synth_time(&l[lane], 1000000 + seq);
+		if (k == 5000)
+			synth_thread_begin(&l[lane], seq++, 777);
 		if (k % 3 == 2)
 			synth_free(&l[lane], seq, VMS_API_FREE,
 				   0x10000 + (seq - 1) * 16);
