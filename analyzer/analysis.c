@@ -40,10 +40,24 @@ static int on_event(const struct vms_event *ev, void *ctx)
 	return a->fn ? a->fn(ev, a->ctx) : 0;
 }
 
+/* Symbols are prepared alongside a replay of at least this many bytes of
+ * logs: below, the replay ends before much could be done. */
+#define PREWARM_MIN_BYTES (1u << 20)
+
 int vms_analysis_run(struct vms_analysis *a, vms_replay_fn fn, void *ctx)
 {
+	size_t bytes = 0;
+
+	for (size_t i = 0; i < a->rec.nr_logs; i++)
+		bytes += a->rec.logs[i].size;
+	if (a->prewarm_symbols && a->syms && bytes >= PREWARM_MIN_BYTES &&
+	    vms_replay_threads_allowed())
+		vms_symbolizer_prewarm(a->syms, &a->replay.stacks,
+				       a->prewarm_depth);
 	a->fn = fn;
 	a->ctx = ctx;
+	a->replay.hint = vms_state_hint;
+	a->replay.hint_ctx = &a->state;
 	return vms_replay_run(&a->replay, on_event, a);
 }
 

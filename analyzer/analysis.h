@@ -29,6 +29,12 @@ struct vms_analysis {
 	/* NULL when not asked for, or when a snapshot could not be parsed
 	 * (then frames are shown as raw addresses) */
 	struct vms_symbolizer *syms;
+	/* Set before vms_analysis_run when the report will look up symbols
+	 * after the replay, in the first prewarm_depth frames of its stacks
+	 * (0: all): their modules are then prepared meanwhile on a helper
+	 * thread (big recordings, a second CPU). */
+	bool prewarm_symbols;
+	size_t prewarm_depth;
 	vms_replay_fn fn;
 	void *ctx;
 };

@@ -5,9 +5,11 @@
  * words; LeakSanitizer-style suppressions; an exit code for CI gates.
  *
  * The kinds come from leakset.h (the recorder's exit-time scan joined with
- * the replay).  Every site, shown or not, is symbolized once to match the
- * suppressions; the symtab caches each address, so a big recording costs
- * one lookup per distinct return address.
+ * the replay).  With suppressions, every site, shown or not, is symbolized
+ * once to match them; without, only the sites the report lists (a site
+ * nobody sees may sit in a library whose debug info costs more to read
+ * than the rest of the report).  The symtab caches each address, so a big
+ * recording costs one lookup per distinct return address.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -190,7 +192,20 @@ static void add_total(struct vms_leak_total *t, const struct vms_leak_site *s)
 	t->blocks += s->blocks;
 }
 
-static void resolve_sites(struct leaks *l)
+/* Sites listed in detail (what a suppression did not hide). */
+static bool listed(const struct leaks *l, const struct vms_leak_site *site,
+		   bool json)
+{
+	if (site->bytes < l->min_bytes)
+		return false;
+	/* Like memcheck without --show-leak-kinds=all; tools get all. */
+	return json || l->show_reachable || site->kind != VMS_KIND_REACHABLE;
+}
+
+/* Symbolize the sites: all of them when there are suppressions to match,
+ * else only those the report lists (symbols of a big library's debug info
+ * cost more than the rest of a report). */
+static void resolve_sites(struct leaks *l, bool json)
 {
 	static struct vms_sym_frame buf[MAX_FRAMES];
 
@@ -204,6 +219,11 @@ static void resolve_sites(struct leaks *l)
 		const uint64_t *raw = vms_stacks_get(&l->a.replay.stacks,
 						     site->stack, &nraw);
 
+		sh->site = site;
+		if (!l->nr_supps && !listed(l, site, json)) {
+			add_total(&l->totals[site->kind], site);
+			continue;
+		}
 		if (l->a.syms) {
 			n = vms_symbolize_stack(l->a.syms, raw, nraw, buf,
 						MAX_FRAMES);
@@ -212,7 +232,6 @@ static void resolve_sites(struct leaks *l)
 				buf[n] = (struct vms_sym_frame){
 					.address = raw[n] };
 		}
-		sh->site = site;
 		sh->nr_frames = n;
 		sh->frames = xrealloc_array(NULL, n ? n : 1, sizeof(*buf));
 		memcpy(sh->frames, buf, n * sizeof(*buf));
@@ -227,15 +246,10 @@ static void resolve_sites(struct leaks *l)
 	}
 }
 
-/* Sites listed in detail. */
 static bool detailed(const struct leaks *l, const struct shown_site *sh,
 		     bool json)
 {
-	if (sh->suppressed || sh->site->bytes < l->min_bytes)
-		return false;
-	/* Like memcheck without --show-leak-kinds=all; tools get all. */
-	return json || l->show_reachable ||
-	       sh->site->kind != VMS_KIND_REACHABLE;
+	return !sh->suppressed && listed(l, sh->site, json);
 }
 
 /* Why there is no scan, for "unfreed (no scan: ...)". */
@@ -646,10 +660,11 @@ int cmd_leaks(int argc, char **argv)
 
 	if (vms_analysis_open(&l.a, path, true))
 		goto out_supps;
+	l.a.prewarm_symbols = true;
 	vms_analysis_run(&l.a, NULL, NULL);
 	if (vms_leakset_build(&l.ls, &l.a))
 		goto out_analysis;
-	resolve_sites(&l);
+	resolve_sites(&l, json);
 	if (!l.a.state.exited && !l.ls.scanned)
 		l.successor = vms_exec_successor(path);
 

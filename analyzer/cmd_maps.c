@@ -967,6 +967,8 @@ int cmd_maps(int argc, char **argv)
 	vms_replay_init(&m.replay, &m.rec);
 	m.syms = vms_symbolizer_new(&m.rec);
 	vms_state_init(&m.state, m.rec.meta.page_size, m.rec.meta.pid);
+	m.replay.hint = vms_state_hint;
+	m.replay.hint_ctx = &m.state;
 	vms_replay_run(&m.replay, on_event, &m);
 	for (size_t i = 0; i < m.nr_threads; i++)
 		m.threads[i].creator = vms_replay_lane_stack(

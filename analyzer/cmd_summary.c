@@ -452,6 +452,8 @@ int cmd_summary(int argc, char **argv)
 	memset(&s, 0, sizeof(s));
 	if (vms_analysis_open(&s.a, path, true))
 		return VMS_EXIT_USAGE;
+	s.a.prewarm_symbols = !json; /* the text names the top sites' frames */
+	s.a.prewarm_depth = SITE_FRAMES;
 	vms_analysis_run(&s.a, on_event, &s);
 	load_snapshot_headers(&s);
 	pick_top(&s);

@@ -682,6 +682,8 @@ int cmd_timeline(int argc, char **argv)
 	vms_replay_init(&tl.replay, &tl.rec);
 	vms_state_init(&tl.state, tl.rec.meta.page_size, tl.rec.meta.pid);
 	tl.state.sample_bytes = tl.rec.meta.sample_bytes;
+	tl.replay.hint = vms_state_hint;
+	tl.replay.hint_ctx = &tl.state;
 	vms_replay_run(&tl.replay, on_event, &tl);
 	load_snapshots(&tl);
 

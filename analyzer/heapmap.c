@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Live-allocation hash map (heapmap.h): linear probing with backward-shift
- * deletion, so there are no tombstones and lookups stay short however many
- * frees a long run makes.
+ * Live-allocation hash map (heapmap.h): linear probing over 32-byte slots
+ * with backward-shift deletion.  The home slot of an address is the top
+ * bits of a Fibonacci multiply: heap pointers are 16-byte aligned and
+ * clustered, and the top bits of the product mix all of their bits.
  */
 #include "heapmap.h"
 
@@ -11,17 +12,34 @@
 
 #include "util.h"
 
-static size_t slot_of(const struct vms_heapmap *m, uint64_t addr)
+#define MIN_BITS 10
+
+static inline size_t home_of(const struct vms_heapmap *m, uint64_t addr)
 {
-	uint64_t h = addr * 0x9e3779b97f4a7c15ull;
-	return (size_t)(h ^ (h >> 31)) & (m->size - 1);
+	return vms_heapmap_home(m, addr);
+}
+
+/* A zeroed table of 2^bits slots, 64-byte aligned so that no slot
+ * straddles two cache lines. */
+static struct vms_alloc *table_new(unsigned bits)
+{
+	size_t n = (size_t)1 << bits, bytes;
+	void *p;
+
+	if (bits >= 8 * sizeof(size_t) - 6 ||
+	    __builtin_mul_overflow(n, sizeof(struct vms_alloc), &bytes))
+		vms_die("out of memory (heap map)");
+	if (posix_memalign(&p, 64, bytes))
+		vms_die("out of memory (heap map, %zu bytes)", bytes);
+	return memset(p, 0, bytes);
 }
 
 void vms_heapmap_init(struct vms_heapmap *m)
 {
-	m->size = 1024;
+	m->size = (size_t)1 << MIN_BITS;
+	m->shift = 64 - MIN_BITS;
 	m->count = 0;
-	m->slots = xcalloc(m->size, sizeof(*m->slots));
+	m->slots = table_new(MIN_BITS);
 }
 
 void vms_heapmap_release(struct vms_heapmap *m)
@@ -30,84 +48,55 @@ void vms_heapmap_release(struct vms_heapmap *m)
 	memset(m, 0, sizeof(*m));
 }
 
-struct vms_alloc *vms_heapmap_find(const struct vms_heapmap *m, uint64_t addr)
-{
-	size_t mask = m->size - 1;
-	if (!addr)
-		return NULL;
-	for (size_t i = slot_of(m, addr); m->slots[i].addr; i = (i + 1) & mask)
-		if (m->slots[i].addr == addr)
-			return &m->slots[i];
-	return NULL;
-}
-
 static void grow(struct vms_heapmap *m)
 {
 	struct vms_alloc *old = m->slots;
-	size_t old_size = m->size;
+	size_t old_size = m->size, mask;
+	unsigned bits = 64 - m->shift + 1;
 
-	if (m->size > SIZE_MAX / 2 / sizeof(*old))
-		vms_die("out of memory (heap map)");
-	m->size *= 2;
-	m->slots = xcalloc(m->size, sizeof(*m->slots));
+	m->slots = table_new(bits);
+	m->size = (size_t)1 << bits;
+	m->shift = 64 - bits;
+	mask = m->size - 1;
 	for (size_t i = 0; i < old_size; i++) {
 		size_t j;
 		if (!old[i].addr)
 			continue;
-		for (j = slot_of(m, old[i].addr); m->slots[j].addr;
-		     j = (j + 1) & (m->size - 1))
+		for (j = home_of(m, old[i].addr); m->slots[j].addr;
+		     j = (j + 1) & mask)
 			;
 		m->slots[j] = old[i];
 	}
 	free(old);
 }
 
-bool vms_heapmap_put(struct vms_heapmap *m, const struct vms_alloc *a,
-		     struct vms_alloc *old)
+void vms_heapmap_put_slow(struct vms_heapmap *m, const struct vms_alloc *a)
 {
-	struct vms_alloc *e = vms_heapmap_find(m, a->addr);
-	size_t i;
+	size_t i, mask;
 
-	if (e) {
-		if (old)
-			*old = *e;
-		*e = *a;
-		return true;
-	}
-	/* Keep the load factor under 3/4. */
-	if ((m->count + 1) * 4 > m->size * 3)
-		grow(m);
-	for (i = slot_of(m, a->addr); m->slots[i].addr;
-	     i = (i + 1) & (m->size - 1))
+	grow(m);
+	mask = m->size - 1;
+	for (i = home_of(m, a->addr); m->slots[i].addr; i = (i + 1) & mask)
 		;
 	m->slots[i] = *a;
 	m->count++;
-	return false;
 }
 
-bool vms_heapmap_remove(struct vms_heapmap *m, uint64_t addr,
-			struct vms_alloc *old)
+void vms_heapmap_close_hole(struct vms_heapmap *m, size_t hole)
 {
-	struct vms_alloc *e = vms_heapmap_find(m, addr);
-	size_t mask = m->size - 1, hole, j;
+	struct vms_alloc *s = m->slots;
+	size_t mask = m->size - 1, j;
 
-	if (!e)
-		return false;
-	if (old)
-		*old = *e;
-	hole = (size_t)(e - m->slots);
 	/* Backward shift: pull later entries of the probe run into the hole
 	 * when their home slot is not between the hole and themselves. */
-	for (j = (hole + 1) & mask; m->slots[j].addr; j = (j + 1) & mask) {
-		size_t home = slot_of(m, m->slots[j].addr);
+	for (j = (hole + 1) & mask; s[j].addr; j = (j + 1) & mask) {
+		size_t home = home_of(m, s[j].addr);
 		if (((j - home) & mask) >= ((j - hole) & mask)) {
-			m->slots[hole] = m->slots[j];
+			s[hole] = s[j];
 			hole = j;
 		}
 	}
-	m->slots[hole].addr = 0;
-	m->count--;
-	return true;
+	s[hole].addr = 0;
 }
 
 const struct vms_alloc *vms_heapmap_next(const struct vms_heapmap *m,

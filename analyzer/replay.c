@@ -1,19 +1,38 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The k-way merge of log lanes by sequence number (replay.h).  Each lane
- * holds exactly one decoded event ahead; the binary heap orders the lanes by
- * that event's seq.
+ * holds exactly one decoded event ahead (its head); the binary heap orders
+ * the lanes by that event's seq.  Taking the top lane's event and decoding
+ * that lane's next one is one step of the merge; the global stack table
+ * learns a lane's STACK records during that decoding, so its ids depend
+ * only on the recording.
+ *
+ * With a helper thread, the helper runs the merge and writes the merged
+ * stream into a ring (see "two threads" below); the caller's thread reads
+ * the ring and runs the callback.  A damaged lane puts a marker event
+ * (type VMS_REC_NONE, str = the message) into the ring where the inline
+ * merge would have noted the damage.  Both sides batch their index updates
+ * and sleep on a futex only after spinning a while, woken when half the
+ * ring is ready: no lock, no syscall per event.
  */
 #include "replay.h"
 
+#include <limits.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "util.h"
+
+/* ---- the merge -------------------------------------------------------- */
 
 void vms_replay_init(struct vms_replay *rp, struct vms_recording *rec)
 {
@@ -22,9 +41,9 @@ void vms_replay_init(struct vms_replay *rp, struct vms_recording *rec)
 	memset(rp, 0, sizeof(*rp));
 	rp->rec = rec;
 	vms_stacks_init(&rp->stacks);
-	rp->readers = xcalloc(n, sizeof(*rp->readers));
-	rp->heads = xcalloc(n, sizeof(*rp->heads));
-	rp->heap = xcalloc(n, sizeof(*rp->heap));
+	rp->readers = xcalloc(n ? n : 1, sizeof(*rp->readers));
+	rp->head_seq = xcalloc(n ? n : 1, sizeof(*rp->head_seq));
+	rp->heap = xcalloc(n ? n : 1, sizeof(*rp->heap));
 	for (size_t i = 0; i < n; i++)
 		vms_logreader_init(&rp->readers[i], &rec->logs[i], &rp->stacks,
 				   rec->meta.pid);
@@ -38,15 +57,16 @@ void vms_replay_release(struct vms_replay *rp)
 		free(rp->damage[i].message);
 	free(rp->damage);
 	free(rp->readers);
-	free(rp->heads);
+	free(rp->pool);
+	free(rp->head_seq);
 	free(rp->heap);
 	vms_stacks_release(&rp->stacks);
 	memset(rp, 0, sizeof(*rp));
 }
 
-static bool before(const struct vms_replay *rp, size_t a, size_t b)
+static inline bool before(const struct vms_replay *rp, size_t a, size_t b)
 {
-	uint64_t sa = rp->heads[a].seq, sb = rp->heads[b].seq;
+	uint64_t sa = rp->head_seq[a], sb = rp->head_seq[b];
 	return sa < sb || (sa == sb && a < b);
 }
 
@@ -68,28 +88,65 @@ static void sift_down(struct vms_replay *rp, size_t i)
 	}
 }
 
-/* Read lane i's next event; false when the lane is finished. */
-static bool advance(struct vms_replay *rp, size_t i)
+/* What is left when lane i's reader stopped: NULL at its normal end, a
+ * message (for the caller to own) when it stopped on corrupt data. */
+static char *lane_damage(const struct vms_replay *rp, size_t i)
 {
-	struct vms_logreader *r = &rp->readers[i];
-	struct vms_replay_damage *d;
+	const struct vms_logreader *r = &rp->readers[i];
 	struct vms_strbuf b = VMS_STRBUF_INIT;
-	int ret = vms_logreader_next(r, &rp->heads[i]);
 
-	if (ret > 0)
+	if (!r->error)
+		return NULL;
+	vms_strbuf_addstr(&b, r->error);
+	if (r->events)
+		vms_strbuf_addf(&b, "; read %llu events before it",
+				(unsigned long long)r->events);
+	return b.s;
+}
+
+/* Decode lane i's next event into its head, rp->pool[i].  false when the
+ * lane is finished; *damage is then lane_damage(). */
+static inline bool decode_head(struct vms_replay *rp, size_t i, char **damage)
+{
+	struct vms_event *ev = &rp->pool[i];
+
+	if (__builtin_expect(vms_logreader_next(&rp->readers[i], ev) > 0, 1)) {
+		rp->head_seq[i] = ev->seq;
 		return true;
-	if (ret < 0) {
-		vms_strbuf_addstr(&b, r->error);
-		if (r->events)
-			vms_strbuf_addf(&b, "; read %llu events before it",
-				     (unsigned long long)r->events);
-		VMS_GROW(rp->damage, rp->alloc_damage, rp->nr_damage + 1);
-		d = &rp->damage[rp->nr_damage++];
-		d->lane = r->log->lane;
-		d->message = b.s;
 	}
+	*damage = lane_damage(rp, i);
 	return false;
 }
+
+static void add_damage(struct vms_replay *rp, uint32_t lane, char *message)
+{
+	VMS_GROW(rp->damage, rp->alloc_damage, rp->nr_damage + 1);
+	rp->damage[rp->nr_damage++] =
+		(struct vms_replay_damage){ .lane = lane, .message = message };
+}
+
+/* After the top lane's head was taken and a new one decoded (or not):
+ * restore the heap.  Threads allocate in bursts, so the top lane often
+ * stays on top: that costs two comparisons here, not a sift. */
+static inline void after_step(struct vms_replay *rp, bool more)
+{
+	size_t *h = rp->heap, n;
+
+	if (!more)
+		h[0] = h[--rp->heap_len];
+	n = rp->heap_len;
+	if (n > 1 && (!before(rp, h[0], h[1]) ||
+		      (n > 2 && !before(rp, h[0], h[2]))))
+		sift_down(rp, 0);
+}
+
+static void heapify(struct vms_replay *rp)
+{
+	for (size_t i = rp->heap_len / 2; i-- > 0;)
+		sift_down(rp, i);
+}
+
+/* ---- progress --------------------------------------------------------- */
 
 static double now_s(void)
 {
@@ -99,7 +156,8 @@ static double now_s(void)
 }
 
 /* Progress on stderr, when it is a terminal and the replay has run for a
- * second: how much of the logs has been read.  Checked every 64k events. */
+ * second: how much of the logs has been read.  Checked every 64k events,
+ * by the thread that runs the merge. */
 struct progress {
 	bool on;
 	double start, last;
@@ -116,7 +174,8 @@ static void progress_init(struct progress *p, const struct vms_replay *rp)
 		p->total += rp->rec->logs[i].size;
 }
 
-static void progress_tick(struct progress *p, const struct vms_replay *rp)
+static void progress_tick(struct progress *p, const struct vms_replay *rp,
+			  uint64_t events)
 {
 	double t = now_s();
 	if (t - p->start < 1.0 || t - p->last < 0.25)
@@ -127,7 +186,7 @@ static void progress_tick(struct progress *p, const struct vms_replay *rp)
 	fprintf(stderr, "\rvmspy: reading %s: %3.0f%%, %llu events",
 		vms_recording_name(rp->rec),
 		p->total ? 100.0 * (double)done / (double)p->total : 100.0,
-		(unsigned long long)rp->events);
+		(unsigned long long)events);
 	p->last = t;
 	p->shown = true;
 }
@@ -138,36 +197,594 @@ static void progress_done(const struct progress *p)
 		fprintf(stderr, "\r\033[K");
 }
 
+/* ---- one thread ---------------------------------------------------------- */
+
+/* Each event goes to the callback from its lane's head slot, and the
+ * lane's next event is decoded into the same slot: one slot per lane. */
+static int run_inline(struct vms_replay *rp, vms_replay_fn fn, void *ctx)
+{
+	size_t n = rp->rec->nr_logs;
+	struct progress prog;
+	char *damage;
+	int r = 0;
+
+	progress_init(&prog, rp);
+	rp->pool = xcalloc(n ? n : 1, sizeof(*rp->pool));
+	for (size_t i = 0; i < n; i++) {
+		if (decode_head(rp, i, &damage))
+			rp->heap[rp->heap_len++] = i;
+		else if (damage)
+			add_damage(rp, rp->readers[i].log->lane, damage);
+	}
+	heapify(rp);
+	while (rp->heap_len > 1) {
+		size_t lane = rp->heap[0];
+
+		rp->events++;
+		if (__builtin_expect(prog.on, 0) && !(rp->events & 0xffff))
+			progress_tick(&prog, rp, rp->events);
+		r = fn(&rp->pool[lane], ctx);
+		if (r)
+			goto out;
+		if (decode_head(rp, lane, &damage)) {
+			after_step(rp, true);
+			continue;
+		}
+		if (damage)
+			add_damage(rp, rp->readers[lane].log->lane, damage);
+		after_step(rp, false);
+	}
+	/* One lane left (or from the start): nothing to merge. */
+	if (rp->heap_len) {
+		size_t lane = rp->heap[0];
+		struct vms_logreader *rd = &rp->readers[lane];
+		struct vms_event *ev = &rp->pool[lane];
+
+		do {
+			rp->events++;
+			if (__builtin_expect(prog.on, 0) &&
+			    !(rp->events & 0xffff))
+				progress_tick(&prog, rp, rp->events);
+			r = fn(ev, ctx);
+			if (r)
+				goto out;
+		} while (vms_logreader_next(rd, ev) > 0);
+		if ((damage = lane_damage(rp, lane)))
+			add_damage(rp, rd->log->lane, damage);
+		rp->heap_len = 0;
+	}
+out:
+	progress_done(&prog);
+	return r;
+}
+
+/* ---- two threads: the stream between merge and callback ------------------
+ *
+ * What crosses between the threads is kept small, because moving cache
+ * lines from one core to another is what such a pipeline pays for.  An
+ * event is sent whole (into a slot of a pool, its number in the ring)
+ * only when it differs from the last whole event of its lane in more than
+ * the fields that change from one malloc or free to the next; otherwise
+ * the ring record carries just those fields, one cache line, and the
+ * consumer writes them into its copy of the lane's last event.  Which
+ * bytes are compared is worked out from the structure (offsetof), so it
+ * follows struct vms_event as it changes.
+ */
+
+#define RING VMS_REPLAY_WINDOW /* events decoded ahead: a power of two */
+#define BATCH 32               /* index updates published every BATCH */
+#define SPINS 100              /* pause loops before sleeping */
+
+/* The fields of a compact record: what changes between two malloc or free
+ * records of one lane. */
+#define COMPACT_FIELDS(X) \
+	X(type) X(api) X(seq) X(offset) X(stack) X(gstack) X(addr) X(size) \
+	X(align) X(old_addr)
+
+/* One ring record: a compact event, or the slot of a whole one. */
+struct crec {
+	uint32_t tag;         /* lane index << 1 | 1 when whole */
+	uint8_t type, api;    /* a compact event's (both < 256) */
+	uint16_t unused;
+	uint32_t stack;       /* whole: the slot */
+	uint32_t gstack;
+	uint64_t seq, offset, addr, size, align, old_addr;
+};
+#define EV_SIZE(f) sizeof(((struct vms_event *)0)->f)
+_Static_assert(sizeof(struct crec) == 64, "a ring record is a cache line");
+_Static_assert(EV_SIZE(stack) == 4 && EV_SIZE(gstack) == 4 &&
+	       EV_SIZE(seq) == 8 && EV_SIZE(offset) == 8 &&
+	       EV_SIZE(addr) == 8 && EV_SIZE(size) == 8 &&
+	       EV_SIZE(align) == 8 && EV_SIZE(old_addr) == 8,
+	       "struct crec holds the compact fields of struct vms_event");
+
+struct range {
+	uint16_t off, len;
+};
+
+struct side {
+	uint32_t waiting;  /* 1: asleep (or about to be) on evt */
+	uint32_t want;     /* ... until the other side's counter reaches it */
+	uint32_t evt;      /* futex word: bumped to wake */
+};
+
+struct vms_replay_pipe {
+	struct vms_replay *rp;
+	struct crec *ring;            /* RING records, in merge order */
+	struct vms_event *whole;      /* RING + 1 slots for whole events */
+	vms_replay_fn fn;
+	void *ctx;
+	int result;                   /* the callback's non-zero value */
+	struct range same[8];         /* bytes outside COMPACT_FIELDS */
+	size_t nr_same;
+	/* producer -> consumer */
+	__attribute__((aligned(64))) uint32_t tail;
+	uint32_t finished;
+	/* consumer -> producer */
+	__attribute__((aligned(64))) uint32_t head;
+	__attribute__((aligned(64))) uint32_t stop;
+	__attribute__((aligned(64))) struct side cons;
+	__attribute__((aligned(64))) struct side prod;
+
+	/* producer only */
+	__attribute__((aligned(64))) uint32_t ptail, phead, reclaimed;
+	uint32_t *free_slots;
+	size_t nr_free;
+	struct vms_event *sent;       /* per lane: its last whole event */
+	bool *have_sent;
+	/* consumer only */
+	__attribute__((aligned(64))) uint32_t chead, ctail;
+	struct vms_event *cur;        /* per lane: the event as delivered */
+};
+
+static int range_cmp(const void *a, const void *b)
+{
+	const struct range *x = a, *y = b;
+	return x->off - y->off;
+}
+
+/* The byte ranges of struct vms_event outside COMPACT_FIELDS. */
+static void find_same(struct vms_replay_pipe *p)
+{
+	struct range f[16];
+	size_t n = 0, at = 0;
+
+#define FIELD(x) f[n++] = (struct range){ offsetof(struct vms_event, x), \
+					  sizeof(((struct vms_event *)0)->x) };
+	COMPACT_FIELDS(FIELD)
+#undef FIELD
+	qsort(f, n, sizeof(*f), range_cmp);
+	for (size_t i = 0; i <= n; i++) {
+		size_t to = i < n ? f[i].off : sizeof(struct vms_event);
+		if (to > at)
+			p->same[p->nr_same++] =
+				(struct range){ (uint16_t)at,
+						(uint16_t)(to - at) };
+		if (i < n)
+			at = f[i].off + f[i].len;
+	}
+}
+
+static bool same_rest(const struct vms_replay_pipe *p,
+		      const struct vms_event *a, const struct vms_event *b)
+{
+	for (size_t i = 0; i < p->nr_same; i++)
+		if (memcmp((const char *)a + p->same[i].off,
+			   (const char *)b + p->same[i].off, p->same[i].len))
+			return false;
+	return true;
+}
+
+static uint32_t load(const uint32_t *p)
+{
+	return __atomic_load_n(p, __ATOMIC_SEQ_CST);
+}
+
+static void store(uint32_t *p, uint32_t v)
+{
+	__atomic_store_n(p, v, __ATOMIC_SEQ_CST);
+}
+
+static void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+}
+
+/* Wake side s if it sleeps and `have` (the counter it waits on) has
+ * reached what it wants, or in any case when `always`. */
+static void wake(struct side *s, uint32_t have, bool always)
+{
+	if (!load(&s->waiting))
+		return;
+	if (!always && (int32_t)(have - load(&s->want)) < 0)
+		return;
+	__atomic_fetch_add(&s->evt, 1, __ATOMIC_SEQ_CST);
+	syscall(SYS_futex, &s->evt, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+/* Sleep until ready(p) holds.  The flag and the counter make the
+ * check-then-sleep race free: the waker bumps evt after changing what
+ * ready() reads, so either ready() sees the change or FUTEX_WAIT
+ * returns at once. */
+static void sleep_until(struct vms_replay_pipe *p, struct side *s,
+			uint32_t want, bool (*ready)(struct vms_replay_pipe *))
+{
+	for (int i = 0; i < SPINS; i++) {
+		if (ready(p))
+			return;
+		cpu_relax();
+	}
+	store(&s->want, want);
+	store(&s->waiting, 1);
+	for (;;) {
+		uint32_t e = load(&s->evt);
+		if (ready(p))
+			break;
+		syscall(SYS_futex, &s->evt, FUTEX_WAIT_PRIVATE, e, NULL, NULL,
+			0);
+	}
+	store(&s->waiting, 0);
+}
+
+/* ---- consumer: the callback ---------------------------------------------- */
+
+/* Deliver ring positions [chead, end), hinting all of them first: their
+ * lookups are then in flight together.  false when the callback said stop
+ * (p->result). */
+static bool deliver(struct vms_replay_pipe *p, uint32_t end)
+{
+	struct vms_replay *rp = p->rp;
+
+	if (rp->hint)
+		for (uint32_t i = p->chead; i != end; i++) {
+			const struct crec *c = &p->ring[i % RING];
+			if (!(c->tag & 1))
+				rp->hint(c->type, c->addr, rp->hint_ctx);
+			else
+				rp->hint(p->whole[c->stack].type,
+					 p->whole[c->stack].addr,
+					 rp->hint_ctx);
+		}
+	for (; p->chead != end; p->chead++) {
+		const struct crec *c = &p->ring[p->chead % RING];
+		struct vms_event *ev = &p->cur[c->tag >> 1];
+
+		if (!(c->tag & 1)) {
+#define COPY(f) ev->f = c->f;
+			COMPACT_FIELDS(COPY)
+#undef COPY
+		} else if (p->whole[c->stack].type == VMS_REC_NONE) {
+			ev = &p->whole[c->stack];
+			add_damage(rp, ev->lane, (char *)ev->str);
+			continue;
+		} else {
+			*ev = p->whole[c->stack];
+		}
+		rp->events++;
+		p->result = p->fn(ev, p->ctx);
+		if (p->result)
+			return false;
+	}
+	return true;
+}
+
+static void publish_head(struct vms_replay_pipe *p)
+{
+	store(&p->head, p->chead);
+	wake(&p->prod, p->chead, false);
+}
+
+static bool has_events(struct vms_replay_pipe *p)
+{
+	p->ctail = load(&p->tail);
+	return p->ctail - p->chead >= RING / 2 || load(&p->finished);
+}
+
+/* The caller's side. */
+static void consume(struct vms_replay_pipe *p)
+{
+	for (;;) {
+		uint32_t end;
+
+		p->ctail = load(&p->tail);
+		if (p->ctail == p->chead) {
+			publish_head(p);
+			sleep_until(p, &p->cons, p->chead + RING / 2,
+				    has_events);
+			p->ctail = load(&p->tail);
+			if (p->ctail == p->chead)
+				return; /* finished */
+		}
+		/* In steps of BATCH, publishing how far it got. */
+		while (p->chead != p->ctail) {
+			end = p->ctail - p->chead > BATCH ? p->chead + BATCH
+							   : p->ctail;
+			if (!deliver(p, end)) {
+				store(&p->stop, 1);
+				wake(&p->prod, 0, true);
+				return;
+			}
+			publish_head(p);
+		}
+	}
+}
+
+/* ---- producer: the merge ------------------------------------------------- */
+
+/* Learn how far the consumer got; the whole-event slots of the records it
+ * passed are free.  Done before those records are written again. */
+static void refresh_head(struct vms_replay_pipe *p)
+{
+	p->phead = load(&p->head);
+	for (; p->reclaimed != p->phead; p->reclaimed++) {
+		const struct crec *c = &p->ring[p->reclaimed % RING];
+		if (c->tag & 1)
+			p->free_slots[p->nr_free++] = c->stack;
+	}
+}
+
+static void publish_tail(struct vms_replay_pipe *p)
+{
+	store(&p->tail, p->ptail);
+	wake(&p->cons, p->ptail, false);
+}
+
+static bool has_space(struct vms_replay_pipe *p)
+{
+	refresh_head(p);
+	return p->ptail - p->phead < RING || load(&p->stop);
+}
+
+/* The next ring record to fill, or NULL when the consumer said stop. */
+static struct crec *next_rec(struct vms_replay_pipe *p)
+{
+	if (p->ptail - p->phead >= RING && !has_space(p)) {
+		publish_tail(p);
+		sleep_until(p, &p->prod, p->ptail - RING / 2, has_space);
+		if (p->ptail - p->phead >= RING)
+			return NULL; /* woken by stop */
+	}
+	return &p->ring[p->ptail % RING];
+}
+
+static bool rec_done(struct vms_replay_pipe *p)
+{
+	p->ptail++;
+	if (!(p->ptail % BATCH)) {
+		publish_tail(p);
+		if (load(&p->stop))
+			return false;
+	}
+	return true;
+}
+
+/* A slot for a whole event: one is always free (there are RING + 1, and
+ * at most RING records in the ring). */
+static uint32_t take_slot(struct vms_replay_pipe *p)
+{
+	if (!p->nr_free)
+		refresh_head(p);
+	if (!p->nr_free)
+		vms_die("internal error: replay pool exhausted");
+	return p->free_slots[--p->nr_free];
+}
+
+/* Put lane's head event into the stream; false when the consumer said
+ * stop. */
+static bool emit(struct vms_replay_pipe *p, size_t lane)
+{
+	const struct vms_event *ev = &p->rp->pool[lane];
+	struct crec *c = next_rec(p);
+	uint32_t slot;
+
+	if (!c)
+		return false;
+	if (p->have_sent[lane] && ev->type < 256 && ev->api < 256 &&
+	    same_rest(p, ev, &p->sent[lane])) {
+		c->tag = (uint32_t)lane << 1;
+#define COPY(f) c->f = ev->f;
+		COMPACT_FIELDS(COPY)
+#undef COPY
+	} else {
+		slot = take_slot(p);
+		p->whole[slot] = *ev;
+		p->sent[lane] = *ev;
+		p->have_sent[lane] = true;
+		c->tag = (uint32_t)lane << 1 | 1;
+		c->stack = slot;
+	}
+	return rec_done(p);
+}
+
+/* A lane ended: its damage, if any, goes into the stream as a marker. */
+static bool lane_ended(struct vms_replay_pipe *p, size_t lane, char *damage)
+{
+	struct crec *c;
+	uint32_t slot;
+
+	if (!damage)
+		return true;
+	c = next_rec(p);
+	if (!c) {
+		free(damage);
+		return false;
+	}
+	slot = take_slot(p);
+	memset(&p->whole[slot], 0, sizeof(p->whole[slot]));
+	p->whole[slot].type = VMS_REC_NONE;
+	p->whole[slot].lane = p->rp->readers[lane].log->lane;
+	p->whole[slot].str = damage;
+	c->tag = (uint32_t)lane << 1 | 1;
+	c->stack = slot;
+	return rec_done(p);
+}
+
+static void *produce(void *arg)
+{
+	struct vms_replay_pipe *p = arg;
+	struct vms_replay *rp = p->rp;
+	size_t n = rp->rec->nr_logs;
+	struct progress prog;
+	uint64_t emitted = 0;
+	char *damage;
+
+	progress_init(&prog, rp);
+	for (size_t i = 0; i < n; i++) {
+		if (decode_head(rp, i, &damage))
+			rp->heap[rp->heap_len++] = i;
+		else if (!lane_ended(p, i, damage))
+			goto out;
+	}
+	heapify(rp);
+	while (rp->heap_len) {
+		size_t lane = rp->heap[0];
+		bool more;
+
+		if (!emit(p, lane))
+			goto out;
+		emitted++;
+		if (prog.on && !(emitted & 0xffff))
+			progress_tick(&prog, rp, emitted);
+		more = decode_head(rp, lane, &damage);
+		if (!more && !lane_ended(p, lane, damage))
+			goto out;
+		after_step(rp, more);
+	}
+out:
+	progress_done(&prog);
+	store(&p->tail, p->ptail);
+	store(&p->finished, 1);
+	wake(&p->cons, 0, true);
+	return NULL;
+}
+
+/* ---- running it ---------------------------------------------------------- */
+
+/* CPUs this process may run on that nothing else is running on right now:
+ * the allowed CPUs less the runnable tasks (ourselves included) that
+ * /proc/loadavg counts at this instant. */
+static long idle_cpus(void)
+{
+	cpu_set_t set;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN), running, total;
+	FILE *f;
+
+	if (!sched_getaffinity(0, sizeof(set), &set))
+		cpus = CPU_COUNT(&set);
+	f = fopen("/proc/loadavg", "r");
+	if (!f)
+		return cpus - 1;
+	if (fscanf(f, "%*s %*s %*s %ld/%ld", &running, &total) != 2)
+		running = 1;
+	fclose(f);
+	return cpus - running;
+}
+
+bool vms_replay_threads_allowed(void)
+{
+	const char *env = getenv("VMSPY_ANALYZER_THREADS");
+
+	if (env && !strcmp(env, "1"))
+		return false;
+	if (env && !strcmp(env, "2"))
+		return true;
+	/* Two threads on one free CPU are slower than one. */
+	return idle_cpus() >= 1;
+}
+
+/* Whether to decode on a helper thread: VMSPY_ANALYZER_THREADS=1 never,
+ * =2 always; by default when there is a second CPU and the logs are big
+ * enough for the thread to pay for itself. */
+static bool want_helper(const struct vms_replay *rp)
+{
+	const char *env = getenv("VMSPY_ANALYZER_THREADS");
+	size_t total = 0;
+
+	if (!vms_replay_threads_allowed())
+		return false;
+	if (env && !strcmp(env, "2"))
+		return true;
+	for (size_t i = 0; i < rp->rec->nr_logs; i++)
+		total += rp->rec->logs[i].size;
+	return total >= (4u << 20);
+}
+
+static void pipe_release(struct vms_replay_pipe *p)
+{
+	/* Markers the callback did not reach (it said stop) own their
+	 * messages. */
+	for (uint32_t i = p->chead; i != p->ptail; i++) {
+		const struct crec *c = &p->ring[i % RING];
+		if ((c->tag & 1) && p->whole[c->stack].type == VMS_REC_NONE)
+			free((char *)p->whole[c->stack].str);
+	}
+	free(p->ring);
+	free(p->whole);
+	free(p->free_slots);
+	free(p->sent);
+	free(p->have_sent);
+	free(p->cur);
+	free(p);
+}
+
+/* Two threads; false when the helper cannot be started. */
+static bool run_threaded(struct vms_replay *rp, vms_replay_fn fn, void *ctx,
+			 int *result)
+{
+	size_t n = rp->rec->nr_logs;
+	struct vms_replay_pipe *p;
+	sigset_t all, old;
+	pthread_t tid;
+	int err;
+
+	if (n > UINT32_MAX / 4 || posix_memalign((void **)&p, 64, sizeof(*p)))
+		return false;
+	memset(p, 0, sizeof(*p));
+	p->rp = rp;
+	p->fn = fn;
+	p->ctx = ctx;
+	find_same(p);
+	if (posix_memalign((void **)&p->ring, 64, RING * sizeof(*p->ring)))
+		vms_die("out of memory");
+	memset(p->ring, 0, RING * sizeof(*p->ring));
+	p->whole = xcalloc(RING + 1, sizeof(*p->whole));
+	p->free_slots = xcalloc(RING + 1, sizeof(*p->free_slots));
+	for (size_t i = RING + 1; i-- > 0;)
+		p->free_slots[p->nr_free++] = (uint32_t)i;
+	p->sent = xcalloc(n ? n : 1, sizeof(*p->sent));
+	p->have_sent = xcalloc(n ? n : 1, sizeof(*p->have_sent));
+	p->cur = xcalloc(n ? n : 1, sizeof(*p->cur));
+	rp->pool = xcalloc(n ? n : 1, sizeof(*rp->pool));
+
+	/* Signals stay with the caller's thread. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	err = pthread_create(&tid, NULL, produce, p);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err) {
+		free(rp->pool);
+		rp->pool = NULL;
+		pipe_release(p);
+		return false;
+	}
+	consume(p);
+	pthread_join(tid, NULL);
+	*result = p->result;
+	pipe_release(p);
+	return true;
+}
+
 int vms_replay_run(struct vms_replay *rp, vms_replay_fn fn, void *ctx)
 {
-	struct progress prog;
+	int r;
 
 	if (rp->ran++)
 		return 0;
-	progress_init(&prog, rp);
-	for (size_t i = 0; i < rp->rec->nr_logs; i++)
-		if (advance(rp, i))
-			rp->heap[rp->heap_len++] = i;
-	for (size_t i = rp->heap_len / 2; i-- > 0;)
-		sift_down(rp, i);
-	while (rp->heap_len) {
-		size_t lane = rp->heap[0];
-		int r;
-
-		rp->events++;
-		if (prog.on && !(rp->events & 0xffff))
-			progress_tick(&prog, rp);
-		r = fn(&rp->heads[lane], ctx);
-		if (r) {
-			progress_done(&prog);
-			return r;
-		}
-		if (!advance(rp, lane))
-			rp->heap[0] = rp->heap[--rp->heap_len];
-		sift_down(rp, 0);
-	}
-	progress_done(&prog);
-	return 0;
+	if (want_helper(rp) && run_threaded(rp, fn, ctx, &r))
+		return r;
+	return run_inline(rp, fn, ctx);
 }
 
 vms_stack_id vms_replay_lane_stack(const struct vms_replay *rp, uint64_t lane,

@@ -15,16 +15,32 @@
  *
  * A corrupt lane stops at its first bad record; the other lanes go on, and
  * the problem is kept in `damage` for the report to print.
+ *
+ * Two threads.  On a big recording, when a CPU is idle, the decoding and
+ * merging run on a helper thread, at most VMS_REPLAY_WINDOW events ahead
+ * of the callback, which runs on the caller's thread; otherwise (or with
+ * VMSPY_ANALYZER_THREADS=1, or when no thread can be started) everything
+ * runs on the caller's thread.  The callback sees the same events in the
+ * same order either way, with the same global stack ids (a lane's stacks
+ * are interned at the same point of the merge), and finds the same damage
+ * afterwards: the two ways give identical reports.  During the callback,
+ * rp->stacks may be read (vms_stacks_get of any id an event carried) but
+ * the readers may not: they belong to the helper until vms_replay_run
+ * returns.
  */
 #ifndef VMSPY_REPLAY_H
 #define VMSPY_REPLAY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "logreader.h"
 #include "recording.h"
 #include "stacks.h"
+
+/* Events decoded ahead of the callback at most, with a helper thread. */
+#define VMS_REPLAY_WINDOW 512
 
 struct vms_replay_damage {
 	uint32_t lane;
@@ -33,21 +49,32 @@ struct vms_replay_damage {
 	char *message;
 };
 
+/* Return 0 to go on, anything else to stop the replay with that value. */
+typedef int (*vms_replay_fn)(const struct vms_event *ev, void *ctx);
+/* A hint that an event of this type (enum vms_rec_type) and address will
+ * be handed to the callback soon (e.g. to prefetch what it will touch).
+ * Must not change anything the callback sees. */
+typedef void (*vms_replay_hint_fn)(uint32_t type, uint64_t addr, void *ctx);
+
+struct vms_replay_pipe;
+
 struct vms_replay {
 	struct vms_recording *rec;
 	struct vms_stacks stacks;          /* global stack ids of all lanes */
 	struct vms_logreader *readers;     /* one per rec->logs[i] */
-	struct vms_event *heads;           /* next event of each lane */
-	size_t *heap;                      /* lane indices, min seq first */
-	size_t heap_len;
 	struct vms_replay_damage *damage;
 	size_t nr_damage, alloc_damage;
 	uint64_t events;                   /* events delivered */
 	int ran;
-};
+	vms_replay_hint_fn hint;           /* optional, see above */
+	void *hint_ctx;
 
-/* Return 0 to go on, anything else to stop the replay with that value. */
-typedef int (*vms_replay_fn)(const struct vms_event *ev, void *ctx);
+	/* private: the merge */
+	struct vms_event *pool;            /* lane -> its next event */
+	uint64_t *head_seq;                /* lane -> that event's seq */
+	size_t *heap;                      /* lane indices, min seq first */
+	size_t heap_len;
+};
 
 void vms_replay_init(struct vms_replay *rp, struct vms_recording *rec);
 void vms_replay_release(struct vms_replay *rp);
@@ -57,8 +84,14 @@ void vms_replay_release(struct vms_replay *rp);
  * up to their damage), or the callback's non-zero value.  Runs once. */
 int vms_replay_run(struct vms_replay *rp, vms_replay_fn fn, void *ctx);
 
+/* Whether the analysis may use a second thread: VMSPY_ANALYZER_THREADS=1
+ * never, =2 always; by default when a CPU is idle right now (fewer
+ * runnable tasks than CPUs in /proc/loadavg). */
+bool vms_replay_threads_allowed(void);
+
 /* Global id of lane `lane`'s stack id `id` as defined so far in that lane
- * (e.g. THREAD_BEGIN.creator_stack); 0 when unknown. */
+ * (e.g. THREAD_BEGIN.creator_stack); 0 when unknown.  Not from inside the
+ * callback of vms_replay_run. */
 vms_stack_id vms_replay_lane_stack(const struct vms_replay *rp, uint64_t lane,
 				   uint64_t id);
 

@@ -537,6 +537,8 @@ int vms_sites_run_load(struct vms_sites_run *run, const char *path,
 		       run->rec.meta.pid);
 	run->state.sample_bytes = run->rec.meta.sample_bytes;
 	vms_sites_init(&run->sites, run->syms, depth);
+	run->replay.hint = vms_state_hint;
+	run->replay.hint_ctx = &run->state;
 	vms_replay_run(&run->replay, run_event, run);
 	vms_sites_finish(&run->sites);
 	return 0;

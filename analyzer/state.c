@@ -45,7 +45,13 @@ void vms_state_release(struct vms_state *st)
 	memset(st, 0, sizeof(*st));
 }
 
-static struct vms_lane_pending *lane_slot(struct vms_state *st, uint32_t lane)
+static struct vms_lane_pending *lane_insert(struct vms_state *st,
+					     uint32_t lane);
+
+/* The pending slot of a lane: usually found at its home slot (a handful of
+ * lanes in a table kept at most half full). */
+static inline struct vms_lane_pending *lane_slot(struct vms_state *st,
+						 uint32_t lane)
 {
 	uint64_t key = (uint64_t)lane + 1;
 	size_t mask = st->lanes_size - 1, i;
@@ -54,6 +60,15 @@ static struct vms_lane_pending *lane_slot(struct vms_state *st, uint32_t lane)
 	     i = (i + 1) & mask)
 		if (st->lanes[i].key == key)
 			return &st->lanes[i];
+	return lane_insert(st, lane);
+}
+
+static struct vms_lane_pending *lane_insert(struct vms_state *st,
+					     uint32_t lane)
+{
+	uint64_t key = (uint64_t)lane + 1;
+	size_t mask, i;
+
 	if ((st->lanes_count + 1) * 2 > st->lanes_size) {
 		struct vms_lane_pending *old = st->lanes;
 		size_t old_size = st->lanes_size;
@@ -63,11 +78,14 @@ static struct vms_lane_pending *lane_slot(struct vms_state *st, uint32_t lane)
 		st->lanes_count = 0;
 		for (size_t j = 0; j < old_size; j++)
 			if (old[j].key)
-				*lane_slot(st, (uint32_t)(old[j].key - 1)) =
+				*lane_insert(st, (uint32_t)(old[j].key - 1)) =
 					old[j];
 		free(old);
-		return lane_slot(st, lane);
 	}
+	mask = st->lanes_size - 1;
+	for (i = (key * 0x9e3779b97f4a7c15ull) >> 40 & mask; st->lanes[i].key;
+	     i = (i + 1) & mask)
+		;
 	st->lanes[i].key = key;
 	st->lanes_count++;
 	return &st->lanes[i];
@@ -111,42 +129,58 @@ static void heap_remove(struct vms_state *st, uint64_t addr)
 		st->unmatched_frees++;
 }
 
+/* prev_kind, prev_addr: what the lane's previous record left pending. */
 static void apply_alloc(struct vms_state *st, const struct vms_event *ev,
-			const struct vms_lane_pending *prev)
+			enum pending_kind prev_kind, uint64_t prev_addr)
 {
 	struct vms_alloc a, old;
+	uint64_t w = weigh(st, ev->size);
 
 	if (!is_realloc(ev->api)) {
 		st->calls[ev->api]++;
-	} else if (!(prev->kind == PENDING_REALLOC &&
-		     prev->addr == ev->old_addr)) {
+	} else if (!(prev_kind == PENDING_REALLOC &&
+		     prev_addr == ev->old_addr)) {
 		/* No release half before it: realloc(NULL, n), or a
 		 * recorder that wrote only this half. */
 		st->calls[ev->api]++;
-		if (ev->old_addr && vms_heapmap_find(&st->heap, ev->old_addr))
-			heap_remove(st, ev->old_addr);
+		if (ev->old_addr &&
+		    vms_heapmap_remove(&st->heap, ev->old_addr, &old))
+			st->heap_bytes -= weigh(st, old.size);
 	}
-	st->total_allocated_bytes += weigh(st, ev->size);
+	st->total_allocated_bytes += w;
 	st->total_allocations++;
 	if (!ev->addr)
 		return;
-	a = (struct vms_alloc){ ev->addr, ev->size, ev->seq, ev->time_ns,
-				ev->gstack, ev->lane, ev->api };
+	a = (struct vms_alloc){ ev->addr, ev->size, ev->seq, ev->gstack,
+				ev->lane };
 	if (vms_heapmap_put(&st->heap, &a, &old)) {
 		st->heap_bytes -= weigh(st, old.size);
 		st->replaced_allocs++;
 	}
-	st->heap_bytes += weigh(st, ev->size);
+	st->heap_bytes += w;
+}
+
+/* Leave a half-done call for the lane's next record. */
+static struct vms_lane_pending *set_pending(struct vms_state *st,
+					    struct vms_lane_pending *lp,
+					    uint32_t lane,
+					    enum pending_kind kind,
+					    uint64_t addr)
+{
+	if (!lp)
+		lp = lane_slot(st, lane);
+	lp->kind = kind;
+	lp->addr = addr;
+	st->nr_pending++;
+	return lp;
 }
 
 static void apply_free(struct vms_state *st, const struct vms_event *ev,
 		       struct vms_lane_pending *lp)
 {
 	st->calls[ev->api]++;
-	if (is_realloc(ev->api)) {
-		lp->kind = PENDING_REALLOC;
-		lp->addr = ev->addr;
-	}
+	if (is_realloc(ev->api))
+		set_pending(st, lp, ev->lane, PENDING_REALLOC, ev->addr);
 	heap_remove(st, ev->addr);
 }
 
@@ -155,8 +189,11 @@ static bool is_dev_shm(const char *path, size_t len)
 	return len > 9 && !memcmp(path, "/dev/shm/", 9);
 }
 
+/* prev_region: the region the lane's pending MUNMAP(mremap) half saw
+ * there, or NULL. */
 static void apply_mmap(struct vms_state *st, const struct vms_event *ev,
-		       const struct vms_lane_pending *prev)
+		       enum pending_kind prev_kind, uint64_t prev_addr,
+		       const struct vms_region *prev_region)
 {
 	uint64_t len = page_len(st, ev->addr, ev->len);
 	struct vms_region r = { 0 }, from = { 0 };
@@ -165,10 +202,10 @@ static void apply_mmap(struct vms_state *st, const struct vms_event *ev,
 
 	if (ev->api != VMS_API_MREMAP) {
 		st->calls[ev->api]++;
-	} else if (prev->kind == PENDING_MREMAP &&
-		   prev->addr == ev->old_addr) {
-		inherit = prev->have_region;
-		from = prev->region;
+	} else if (prev_kind == PENDING_MREMAP && prev_addr == ev->old_addr) {
+		inherit = prev_region != NULL;
+		if (prev_region)
+			from = *prev_region;
 	} else {
 		st->calls[ev->api]++;
 		old = vms_regions_find(&st->regions, ev->old_addr);
@@ -219,8 +256,7 @@ static void apply_munmap(struct vms_state *st, const struct vms_event *ev,
 	st->calls[ev->api]++;
 	if (ev->api == VMS_API_MREMAP) {
 		old = vms_regions_find(&st->regions, ev->addr);
-		lp->kind = PENDING_MREMAP;
-		lp->addr = ev->addr;
+		lp = set_pending(st, lp, ev->lane, PENDING_MREMAP, ev->addr);
 		lp->have_region = old != NULL;
 		if (old)
 			lp->region = *old;
@@ -270,8 +306,8 @@ static void apply_shmdt(struct vms_state *st, const struct vms_event *ev)
 	vms_regions_unmap(&st->regions, ev->addr, end);
 }
 
-static void peak(struct vms_peak *p, uint64_t bytes,
-		 const struct vms_event *ev)
+static inline void peak(struct vms_peak *p, uint64_t bytes,
+			const struct vms_event *ev)
 {
 	if (bytes > p->bytes) {
 		p->bytes = bytes;
@@ -280,29 +316,49 @@ static void peak(struct vms_peak *p, uint64_t bytes,
 	}
 }
 
-void vms_state_apply(struct vms_state *st, const struct vms_event *ev)
+/* Everything but the plain malloc and free of an unsampled recording
+ * (vms_state_apply in state.h has those). */
+void vms_state_apply_general(struct vms_state *st, const struct vms_event *ev)
 {
-	struct vms_lane_pending *lp = lane_slot(st, ev->lane);
-	struct vms_lane_pending prev = *lp;
+	struct vms_lane_pending *lp = NULL;
+	enum pending_kind prev_kind = PENDING_NONE;
+	uint64_t prev_addr = 0;
+	bool prev_region = false;
 
-	/* A pending half is only for the very next record of its lane. */
-	lp->kind = PENDING_NONE;
-	lp->have_region = false;
+	/* A pending half is only for the very next record of its lane.  Most
+	 * of the time no lane has one, and there is nothing to look up.  The
+	 * region stays in lp->region until the lane's next MUNMAP: the MMAP
+	 * half reads it from there. */
+	if (st->nr_pending) {
+		lp = lane_slot(st, ev->lane);
+		if (lp->kind != PENDING_NONE) {
+			prev_kind = lp->kind;
+			prev_addr = lp->addr;
+			prev_region = lp->have_region;
+			lp->kind = PENDING_NONE;
+			lp->have_region = false;
+			st->nr_pending--;
+		}
+	}
 	st->events++;
 	if (ev->seq > st->last_seq)
 		st->last_seq = ev->seq;
 	if (ev->time_ns > st->last_time_ns)
 		st->last_time_ns = ev->time_ns;
 
+	/* The heap records, nearly all of a recording: they change neither
+	 * the mappings nor their peaks, and a FREE cannot raise the heap's. */
 	switch (ev->type) {
 	case VMS_REC_ALLOC:
-		apply_alloc(st, ev, &prev);
-		break;
+		apply_alloc(st, ev, prev_kind, prev_addr);
+		peak(&st->peak_heap, st->heap_bytes, ev);
+		return;
 	case VMS_REC_FREE:
 		apply_free(st, ev, lp);
-		break;
+		return;
 	case VMS_REC_MMAP:
-		apply_mmap(st, ev, &prev);
+		apply_mmap(st, ev, prev_kind, prev_addr,
+			   prev_region ? &lp->region : NULL);
 		break;
 	case VMS_REC_MUNMAP:
 		apply_munmap(st, ev, lp);
@@ -349,7 +405,14 @@ void vms_state_apply(struct vms_state *st, const struct vms_event *ev)
 	}
 	st->mmap_bytes = st->regions.bytes[VMS_REGION_MMAP];
 	st->shm_bytes = st->regions.bytes[VMS_REGION_SHM];
-	peak(&st->peak_heap, st->heap_bytes, ev);
 	peak(&st->peak_mmap, st->mmap_bytes, ev);
 	peak(&st->peak_shm, st->shm_bytes, ev);
+}
+
+void vms_state_hint(uint32_t type, uint64_t addr, void *ctx)
+{
+	const struct vms_state *st = ctx;
+
+	if (type == VMS_REC_ALLOC || type == VMS_REC_FREE)
+		vms_heapmap_prefetch(&st->heap, addr);
 }

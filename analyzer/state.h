@@ -66,10 +66,63 @@ struct vms_state {
 	struct vms_lane_pending *lanes; /* per-lane half-done realloc/mremap */
 	size_t lanes_size;
 	size_t lanes_count;
+	size_t nr_pending;              /* lanes with a half-done call */
 };
 
 void vms_state_init(struct vms_state *st, uint64_t page_size, uint64_t pid);
 void vms_state_release(struct vms_state *st);
-void vms_state_apply(struct vms_state *st, const struct vms_event *ev);
+/* Apply one event (in replay order).  Inline: the plain malloc-family
+ * call (not realloc) and the plain free -- nearly every event -- with no
+ * half-done call pending in any lane and no sampling are done here, by the
+ * same rules as vms_state_apply_general, which does everything else. */
+void vms_state_apply_general(struct vms_state *st, const struct vms_event *ev);
+
+static inline void vms_state_apply(struct vms_state *st,
+				   const struct vms_event *ev)
+{
+	struct vms_alloc old;
+
+	if (__builtin_expect(st->nr_pending || st->sample_bytes, 0))
+		goto general;
+	if (ev->type == VMS_REC_FREE && ev->api == VMS_API_FREE) {
+		if (vms_heapmap_remove(&st->heap, ev->addr, &old))
+			st->heap_bytes -= old.size;
+		else
+			st->unmatched_frees++;
+	} else if (ev->type == VMS_REC_ALLOC && ev->addr &&
+		   ev->api != VMS_API_REALLOC &&
+		   ev->api != VMS_API_REALLOCARRAY) {
+		struct vms_alloc a = { ev->addr, ev->size, ev->seq,
+				       ev->gstack, ev->lane };
+		st->total_allocated_bytes += ev->size;
+		st->total_allocations++;
+		if (vms_heapmap_put(&st->heap, &a, &old)) {
+			st->heap_bytes -= old.size;
+			st->replaced_allocs++;
+		}
+		st->heap_bytes += ev->size;
+		if (st->heap_bytes > st->peak_heap.bytes) {
+			st->peak_heap.bytes = st->heap_bytes;
+			st->peak_heap.seq = ev->seq;
+			st->peak_heap.time_ns = ev->time_ns;
+		}
+	} else {
+		goto general;
+	}
+	st->calls[ev->api]++;
+	st->events++;
+	if (ev->seq > st->last_seq)
+		st->last_seq = ev->seq;
+	if (ev->time_ns > st->last_time_ns)
+		st->last_time_ns = ev->time_ns;
+	return;
+general:
+	vms_state_apply_general(st, ev);
+}
+
+/* A vms_replay_hint_fn (ctx: the state): an event of this type at addr
+ * will be applied soon, so start loading the part of the live-allocation
+ * table it touches. */
+void vms_state_hint(uint32_t type, uint64_t addr, void *ctx);
 
 #endif /* VMSPY_STATE_H */

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "recording.h"
+#include "stacks.h"
 #include "symbols.h"
 
 struct vms_symbolizer;
@@ -29,6 +30,16 @@ void vms_symbolizer_free(struct vms_symbolizer *s);
 /* Adds a module named by a DLOPEN record (before the first lookup). */
 void vms_symbolizer_add_module(struct vms_symbolizer *s, const char *path,
 			       uint64_t bias, const char *build_id_hex);
+
+/* While a replay interns stacks into `stacks`, prepare on a helper thread
+ * the modules their first `depth` frames (0: all) fall in (see
+ * symbolize.c), so that the first lookups after the replay find them
+ * ready.  Nothing changes in what
+ * lookups return.  `stacks` must stay valid until the first lookup or
+ * vms_symbolizer_free.  Does nothing when the thread cannot be started or
+ * the symtab exists already. */
+void vms_symbolizer_prewarm(struct vms_symbolizer *s,
+			    const struct vms_stacks *stacks, size_t depth);
 
 /* Expands frames[0..n) (return addresses, innermost first, as recorded:
  * frame 0 is the allocator's caller) into at most max symbolized frames,

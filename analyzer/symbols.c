@@ -457,6 +457,7 @@ struct module {
 	size_t nsyms;
 	bool syms_done;
 	bool tried;             /* module_ready ran */
+	uint32_t ready;         /* atomic: vms_symtab_prepare is done with it */
 };
 
 struct vms_symtab {
@@ -494,9 +495,96 @@ static int no_find_elf(Dwfl_Module *mod, void **userdata, const char *name,
 	return -1;
 }
 
+static bool exists(const char *dir, const char *sub, const char *name)
+{
+	char path[4096];
+	int n = snprintf(path, sizeof(path), "%s%s%s%s%s", dir,
+			 sub ? "/" : "", sub ? sub : "", name ? "/" : "",
+			 name ? name : "");
+	/* Too long to check: say yes, the standard search will tell. */
+	return n < 0 || (size_t)n >= sizeof(path) || !access(path, F_OK);
+}
+
+/* Whether dwfl_standard_find_debuginfo could find a local debug file for
+ * a module's main file: every place its search looks.  That is the
+ * build-id directory, then the debuglink name (the file's name + ".debug"
+ * when there is none) next to the file, in .debug/ beside it, and under
+ * DEBUG_ROOT followed by each tail of the file's directory, where the
+ * file's own name is tried too when there is no debuglink.  Errs on the
+ * side of yes. */
+static bool local_debuginfo_possible(Dwfl_Module *mod, const char *file_name,
+				     const char *debuglink_file)
+{
+	const unsigned char *bits;
+	GElf_Addr vaddr;
+	int len = dwfl_module_build_id(mod, &bits, &vaddr);
+	const char *base, *names[2];
+	char dotdebug[1024], dir[2048];
+
+	if (len > 0) {
+		char id[2 * MAX_BUILD_ID + 1];
+		char sub[sizeof(".build-id/xx")];
+		if (len > MAX_BUILD_ID)
+			return true;
+		for (int i = 1; i < len; i++)
+			snprintf(id + 2 * (i - 1), 3, "%02x", bits[i]);
+		snprintf(id + 2 * (len - 1), sizeof(id) - 2 * (len - 1),
+			 ".debug");
+		snprintf(sub, sizeof(sub), ".build-id/%02x", bits[0]);
+		if (exists(DEBUG_ROOT, sub, id))
+			return true;
+	}
+	if (!file_name || file_name[0] != '/' ||
+	    (debuglink_file && strchr(debuglink_file, '/')))
+		return true;
+	base = strrchr(file_name, '/') + 1;
+	if ((size_t)snprintf(dotdebug, sizeof(dotdebug), "%s.debug", base) >=
+		    sizeof(dotdebug) ||
+	    (size_t)(base - file_name) >= sizeof(dir))
+		return true;
+	memcpy(dir, file_name, (size_t)(base - 1 - file_name));
+	dir[base - 1 - file_name] = 0;
+	names[0] = debuglink_file ? debuglink_file : dotdebug;
+	names[1] = debuglink_file ? NULL : base;
+	if (exists(dir, NULL, names[0]) || exists(dir, ".debug", names[0]))
+		return true;
+	for (int k = 0; k < 2 && names[k]; k++) {
+		if (exists(DEBUG_ROOT, NULL, names[k]))
+			return true;
+		for (const char *t = strchr(dir, '/'); t; t = strchr(t + 1, '/'))
+			if (t[1] && exists(DEBUG_ROOT, t + 1, names[k]))
+				return true;
+	}
+	return false;
+}
+
+/* dwfl_standard_find_debuginfo, but when no local file can match and no
+ * debuginfod server is configured, "not found" at once: elfutils 0.188
+ * would otherwise dlopen libdebuginfod and its ~25 dependencies (10-20 ms,
+ * more than the rest of a small report) only to learn that there is no
+ * server.  A call with a debuglink name but no CRC may be the search for
+ * a dwz alternate file: that one always goes the standard way. */
+static int find_debuginfo(Dwfl_Module *mod, void **userdata,
+			  const char *modname, GElf_Addr base,
+			  const char *file_name, const char *debuglink_file,
+			  GElf_Word debuglink_crc, char **debuginfo_file_name)
+{
+	const char *urls = getenv("DEBUGINFOD_URLS");
+
+	if ((!urls || !*urls) && !(debuglink_file && !debuglink_crc) &&
+	    !local_debuginfo_possible(mod, file_name, debuglink_file)) {
+		errno = ENOENT;
+		return -1;
+	}
+	return dwfl_standard_find_debuginfo(mod, userdata, modname, base,
+					    file_name, debuglink_file,
+					    debuglink_crc,
+					    debuginfo_file_name);
+}
+
 static const Dwfl_Callbacks dwfl_callbacks = {
 	.find_elf = no_find_elf,
-	.find_debuginfo = dwfl_standard_find_debuginfo,
+	.find_debuginfo = find_debuginfo,
 	.debuginfo_path = &debuginfo_path,
 };
 
@@ -1234,6 +1322,60 @@ size_t vms_symtab_lookup(struct vms_symtab *st, uint64_t addr,
 	st->cache_n++;
 	*frames_out = keep;
 	return n;
+}
+
+/* ---- preparing on another thread ------------------------------------------ */
+
+bool vms_symtab_prepare(struct vms_symtab *st, uint64_t addr)
+{
+	size_t mi;
+	struct module *m = find_module(st, addr ? addr - 1 : 0, &mi);
+
+	if (!m || __atomic_load_n(&m->ready, __ATOMIC_ACQUIRE))
+		return false;
+	if (module_ready(&st->pub[mi], m)) {
+		if (!m->cus_done)
+			module_load_cus(m);
+		if (!m->syms_done)
+			module_load_syms(m);
+	}
+	__atomic_store_n(&m->ready, 1, __ATOMIC_RELEASE);
+	return true;
+}
+
+size_t vms_symtab_adopt(struct vms_symtab *st, struct vms_symtab *donor)
+{
+	size_t taken = 0;
+
+	for (size_t i = 0; i < donor->nranged; i++) {
+		const struct vms_sym_module *dp = &donor->pub[i];
+		struct module *dm = &donor->mods[i], *m;
+		size_t j;
+
+		if (!__atomic_load_n(&dm->ready, __ATOMIC_ACQUIRE) || !dm->mod)
+			continue;
+		m = find_module(st, dp->start, &j);
+		if (!m || m->tried || st->pub[j].start != dp->start ||
+		    st->pub[j].end != dp->end || st->pub[j].bias != dp->bias ||
+		    st->pub[j].status != dp->status ||
+		    strcmp(st->pub[j].path, dp->path) ||
+		    strcmp_null(st->pub[j].elf_file, dp->elf_file))
+			continue;
+		*m = *dm;
+		m->ready = 1;
+		/* The donor keeps an empty husk: its ready flag stays set, so
+		 * its thread never looks at the rest again. */
+		dm->dwfl = NULL;
+		dm->mod = NULL;
+		dm->curanges = NULL;
+		dm->ncuranges = 0;
+		dm->cus = NULL;
+		dm->ncus = dm->cap_cus = 0;
+		dm->syms = NULL;
+		dm->nsyms = 0;
+		taken++;
+	}
+	return taken;
 }
 
 /* ---- formatting ---------------------------------------------------------- */

@@ -19,6 +19,7 @@
 #ifndef VMSPY_SYMBOLS_H
 #define VMSPY_SYMBOLS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -115,6 +116,21 @@ size_t vms_symtab_lookup(struct vms_symtab *st, uint64_t addr,
  * Duplicates and modules dropped for overlapping are not listed. */
 size_t vms_symtab_modules(const struct vms_symtab *st,
 			  const struct vms_sym_module **mods_out);
+
+/* For a thread that prepares a symtab ahead of its use (symbolize.c): open
+ * the module that covers return address addr and read what its first
+ * lookup would (its DWARF unit ranges -- decompressing the debug sections,
+ * the slow part -- and its ELF symbol table).  Interns no string.  Returns
+ * whether it did anything (false: no module there, or prepared already).
+ * May run while another thread runs vms_symtab_adopt with this symtab as
+ * the donor; nothing else may use the symtab meanwhile. */
+bool vms_symtab_prepare(struct vms_symtab *st, uint64_t addr);
+
+/* Move into st the modules that vms_symtab_prepare finished in donor and
+ * that st has too, unused (same path, bias, range, file and status); the
+ * donor keeps empty husks.  Returns how many were taken.  The donor's
+ * thread may go on preparing other modules meanwhile. */
+size_t vms_symtab_adopt(struct vms_symtab *st, struct vms_symtab *donor);
 
 /* Demangle a C++ (Itanium ABI, "_Z...") symbol name.  Returns a malloc'd
  * string for the caller to free, or NULL when name is not mangled, cannot

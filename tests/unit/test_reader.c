@@ -994,6 +994,140 @@ static void damage_keeps_other_lanes(void **state)
 	done(&rec, &rp, &c, dir);
 }
 
+/* ---- one thread or two: the same stream ---- */
+
+struct trace {
+	uint64_t *v;     /* per event: seq, lane, gstack, type, hash */
+	size_t n, alloc;
+	size_t stop_after; /* 0: never stop */
+	const struct vms_stacks *stacks;
+};
+
+static int record_event(const struct vms_event *ev, void *ctx)
+{
+	struct trace *t = ctx;
+	size_t nf;
+
+	if (t->n + 6 > t->alloc) {
+		t->alloc = t->alloc ? 2 * t->alloc : 4096;
+		t->v = realloc(t->v, t->alloc * sizeof(*t->v));
+		assert_non_null(t->v);
+	}
+	t->v[t->n++] = ev->seq;
+	t->v[t->n++] = ev->lane;
+	t->v[t->n++] = ev->gstack;
+	t->v[t->n++] = ev->type;
+	/* every byte of the event: these types carry no pointer */
+	{
+		const unsigned char *b = (const unsigned char *)ev;
+		uint64_t h = 14695981039346656037ull;
+		for (size_t i = 0; i < sizeof(*ev); i++)
+			h = (h ^ b[i]) * 1099511628211ull;
+		t->v[t->n++] = h;
+	}
+	/* The stack of an event can be read while the replay runs. */
+	vms_stacks_get(t->stacks, ev->gstack, &nf);
+	t->v[t->n++] = nf;
+	if (t->stop_after && t->n / 6 == t->stop_after)
+		return 7;
+	return 0;
+}
+
+/* Replay dir with VMSPY_ANALYZER_THREADS=threads into t; returns the
+ * replay's value, with the damage messages and stack count appended. */
+static int replay_trace(const char *dir, const char *threads,
+			struct trace *t)
+{
+	struct vms_recording rec;
+	struct vms_replay rp;
+	int r;
+
+	setenv("VMSPY_ANALYZER_THREADS", threads, 1);
+	assert_int_equal(vms_recording_open(&rec, dir), 0);
+	vms_replay_init(&rp, &rec);
+	t->stacks = &rp.stacks;
+	r = vms_replay_run(&rp, record_event, t);
+	unsetenv("VMSPY_ANALYZER_THREADS");
+	t->v = realloc(t->v, (t->n + 2 + 2 * rp.nr_damage) * sizeof(*t->v));
+	assert_non_null(t->v);
+	t->v[t->n++] = vms_stacks_count(&rp.stacks);
+	t->v[t->n++] = rp.events;
+	for (size_t i = 0; i < rp.nr_damage; i++) {
+		t->v[t->n++] = rp.damage[i].lane;
+		t->v[t->n++] = strlen(rp.damage[i].message);
+	}
+	vms_replay_release(&rp);
+	vms_recording_release(&rec);
+	return r;
+}
+
+/* Many lanes, far more events than the helper's window, stacks defined
+ * along the way (some shared between lanes), two damaged lanes (one at
+ * once, one midway) and an empty one: with a helper thread the callback
+ * sees the same events with the same global stack ids, and the same
+ * damage, as without; and a callback that says stop stops both. */
+static void replay_threads_same(void **state)
+{
+	struct synth_log l[6];
+	struct trace one = { 0 }, two = { 0 };
+	uint32_t bad = VMS_REC_WORD(VMS_REC_FREE, 5000);
+	char *dir = synth_tmpdir();
+	uint64_t seq = 1, defined[6] = { 0 };
+	(void)state;
+
+	synth_meta(dir, PID);
+	for (uint32_t i = 0; i < 6; i++)
+		synth_log_init(&l[i], i, PID);
+	synth_raw(&l[4], &bad, 4); /* lane 4: damaged before anything */
+	for (int k = 0; k < 20000; k++, seq++) {
+		uint32_t lane = (uint32_t)((seq * 2654435761u >> 7) % 4);
+		uint64_t id = 1 + (uint64_t)(seq * 40503u >> 4) % 40;
+		if (k == 15000)
+			synth_raw(&l[3], &bad, 4); /* lane 3 ends here */
+		for (; defined[lane] < id; defined[lane]++) {
+			uint64_t d = defined[lane] + 1;
+			uint64_t frames[3] = { 0x400000 + d % 25, 0x401000,
+					       0x402000 + lane * (d & 1) };
+			synth_stack(&l[lane], d, frames, 3);
+		}
+		if (k % 997 == 0) /* events that differ in more than their
+				   * own fields: a new time, a thread */
+			synth_time(&l[lane], 1000000 + seq);
+		if (k == 5000)
+			synth_thread_begin(&l[lane], seq++, 777);
+		if (k % 3 == 2)
+			synth_free(&l[lane], seq, VMS_API_FREE,
+				   0x10000 + (seq - 1) * 16);
+		else
+			synth_alloc(&l[lane], seq, VMS_API_MALLOC,
+				    1 + seq % defined[lane],
+				    0x10000 + seq * 16, seq % 100, 0, 0);
+	}
+	for (uint32_t i = 0; i < 6; i++) {
+		synth_log_save(&l[i], dir);
+		synth_log_release(&l[i]);
+	}
+
+	assert_int_equal(replay_trace(dir, "1", &one), 0);
+	assert_int_equal(replay_trace(dir, "2", &two), 0);
+	assert_true(one.n > 6 * 10000);
+	assert_int_equal(one.n, two.n);
+	assert_memory_equal(one.v, two.v, one.n * sizeof(*one.v));
+
+	one.n = two.n = 0;
+	one.stop_after = two.stop_after = 3333;
+	assert_int_equal(replay_trace(dir, "1", &one), 7);
+	assert_int_equal(replay_trace(dir, "2", &two), 7);
+	assert_int_equal(one.v[6 * 3333 + 1], 3333);
+	assert_int_equal(two.v[6 * 3333 + 1], 3333);
+	/* the same events, not necessarily the same stacks and damage
+	 * found beyond the stop */
+	assert_memory_equal(one.v, two.v, 6 * 3333 * sizeof(*one.v));
+	free(one.v);
+	free(two.v);
+	synth_rmdir(dir);
+}
+
 /* ---- live state ---- */
 
 static void realloc_in_place_and_moving(void **state)
@@ -1289,6 +1423,7 @@ int main(void)
 		cmocka_unit_test(merge_three_lanes),
 		cmocka_unit_test(merge_reused_address),
 		cmocka_unit_test(damage_keeps_other_lanes),
+		cmocka_unit_test(replay_threads_same),
 		cmocka_unit_test(realloc_in_place_and_moving),
 		cmocka_unit_test(mmap_split_fixed_mremap),
 		cmocka_unit_test(mremap_moves_and_shm),

@@ -269,6 +269,56 @@ static void test_libc(void **state)
 	vms_symtab_free(st);
 }
 
+/* A symtab prepared by vms_symtab_prepare (as symbolize.c's helper thread
+ * does) and adopted by a fresh one answers exactly as one that did all the
+ * work itself; modules the donor did not finish are not taken. */
+static void test_prepare_adopt(void **state)
+{
+	(void)state;
+	int line = 0, inner = 0, outer = 0, v[] = { 3, 1, 2 }, key = 2;
+	size_t nmemb = 3;
+	uintptr_t ras[4];
+
+	libc_ra = 0;
+	assert_ptr_equal(lfind(&key, v, &nmemb, sizeof(v[0]), cmp_int), &v[2]);
+	ras[0] = known_caller(&line);
+	ras[1] = inline_host(&inner, &outer);
+	ras[2] = libc_ra;
+	ras[3] = (uintptr_t)&getpid + 1;
+
+	struct vms_symtab *plain = vms_symtab_new(mods.d, mods.n);
+	struct vms_symtab *donor = vms_symtab_new(mods.d, mods.n);
+	struct vms_symtab *st = vms_symtab_new(mods.d, mods.n);
+	assert_non_null(plain);
+	assert_non_null(donor);
+	assert_non_null(st);
+	assert_true(vms_symtab_prepare(donor, ras[0]));
+	assert_false(vms_symtab_prepare(donor, ras[1])); /* same module */
+	assert_true(vms_symtab_prepare(donor, ras[2]));
+	assert_false(vms_symtab_prepare(donor, 16)); /* in no module */
+	assert_int_equal(vms_symtab_adopt(st, donor), 2);
+	/* the donor is a husk now, and frees cleanly */
+	vms_symtab_free(donor);
+
+	for (size_t i = 0; i < 4; i++) {
+		const struct vms_sym_frame *a, *b;
+		size_t na = vms_symtab_lookup(plain, ras[i], &a);
+		size_t nb = vms_symtab_lookup(st, ras[i], &b);
+		assert_int_equal(na, nb);
+		for (size_t k = 0; k < na; k++) {
+			char fa[512], fb[512];
+			vms_sym_frame_format(&a[k], fa, sizeof(fa));
+			vms_sym_frame_format(&b[k], fb, sizeof(fb));
+			assert_string_equal(fa, fb);
+			assert_int_equal(a[k].line, b[k].line);
+			assert_int_equal(a[k].inlined, b[k].inlined);
+			assert_int_equal(a[k].module_offset, b[k].module_offset);
+		}
+	}
+	vms_symtab_free(plain);
+	vms_symtab_free(st);
+}
+
 static void test_outside_any_module(void **state)
 {
 	(void)state;
@@ -569,6 +619,7 @@ int main(void)
 		cmocka_unit_test(test_own_function),
 		cmocka_unit_test(test_inlined),
 		cmocka_unit_test(test_libc),
+		cmocka_unit_test(test_prepare_adopt),
 		cmocka_unit_test(test_outside_any_module),
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_rebuilt_binary),
