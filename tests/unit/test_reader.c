@@ -1070,7 +1070,8 @@ static void replay_threads_same(void **state)
 {
 	struct synth_log l[6];
 	struct trace one = { 0 }, two = { 0 };
-	uint32_t bad = VMS_REC_WORD(VMS_REC_FREE, 5000);
+	/* a FREE whose full header claims a 5000-byte body */
+	static const uint8_t bad[3] = { VMS_REC_FREE, 0x88, 0x27 };
 	char *dir = synth_tmpdir();
 	uint64_t seq = 1, defined[6] = { 0 };
 	(void)state;
@@ -1078,12 +1079,12 @@ static void replay_threads_same(void **state)
 	synth_meta(dir, PID);
 	for (uint32_t i = 0; i < 6; i++)
 		synth_log_init(&l[i], i, PID);
-	synth_raw(&l[4], &bad, 4); /* lane 4: damaged before anything */
+	synth_raw(&l[4], bad, sizeof(bad)); /* lane 4: damaged before anything */
 	for (int k = 0; k < 20000; k++, seq++) {
 		uint32_t lane = (uint32_t)((seq * 2654435761u >> 7) % 4);
 		uint64_t id = 1 + (uint64_t)(seq * 40503u >> 4) % 40;
 		if (k == 15000)
-			synth_raw(&l[3], &bad, 4); /* lane 3 ends here */
+			synth_raw(&l[3], bad, sizeof(bad)); /* lane 3 ends here */
 		for (; defined[lane] < id; defined[lane]++) {
 			uint64_t d = defined[lane] + 1;
 			uint64_t frames[3] = { 0x400000 + d % 25, 0x401000,
