@@ -1340,10 +1340,13 @@ __attribute__((destructor)) static void vms_fini(void)
 	/* The background thread compresses no more: the leak scan reads the
 	 * logs, and chunks must not turn into frames under it. */
 	int still = vms_compress_stop();
+	/* Nor may the sampler map and unmap snapshot buffers while the scan
+	 * reads memory (a fault in the host at exit). */
+	still |= vms_snapshot_close();
 	if (vms_config.leak_scan && !still)
 		vms_leak_scan();
 	else if (vms_config.leak_scan)
-		vms_note("the log compressor did not stop; no leak scan",
+		vms_note("the background thread did not stop; no leak scan",
 			 (char *)NULL);
 	/* What was sealed and not compressed yet (usually a chunk or two):
 	 * compressed now, within a bounded time; the rest stays raw. */

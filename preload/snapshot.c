@@ -27,9 +27,14 @@ static uint32_t snap_count;
 static volatile int snapshots_failed;
 static uintptr_t sampler_lo, sampler_hi;
 static int sampler_started;
+/* Snapshots in progress, and the switch that lets no new one start (see
+ * vms_snapshot_close): seq_cst both, so a snapshot that starts either sees
+ * the switch or is seen by the closer. */
+static int snaps_busy, snaps_closed;
 
 void vms_snapshot_reset(void)
 {
+	snaps_busy = snaps_closed = 0;
 	snap_count = 0;
 	snapshots_failed = 0;
 	sampler_lo = sampler_hi = 0;
@@ -289,6 +294,11 @@ void vms_take_snapshot(unsigned reason, const char *label)
 	if (!vms_recorder_ready() || snapshots_failed ||
 	    reason >= VMS_SNAP__COUNT)
 		return;
+	__atomic_add_fetch(&snaps_busy, 1, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&snaps_closed, __ATOMIC_SEQ_CST)) {
+		__atomic_sub_fetch(&snaps_busy, 1, __ATOMIC_SEQ_CST);
+		return;
+	}
 	int saved = errno;
 	uint64_t seq = vms_seq_barrier();
 	uint64_t now = vms_now_ns();
@@ -354,6 +364,19 @@ void vms_take_snapshot(unsigned reason, const char *label)
 	vms_sys_munmap(mem, BUF_SIZE);
 out:
 	errno = saved;
+	__atomic_sub_fetch(&snaps_busy, 1, __ATOMIC_SEQ_CST);
+}
+
+int vms_snapshot_close(void)
+{
+	__atomic_store_n(&snaps_closed, 1, __ATOMIC_SEQ_CST);
+	/* A snapshot takes milliseconds; five seconds means it is stuck. */
+	for (int i = 0; i < 5000; i++) {
+		if (!__atomic_load_n(&snaps_busy, __ATOMIC_SEQ_CST))
+			return 0;
+		vms_sleep_ms(1);
+	}
+	return -1;
 }
 
 /* ---- the sampler thread ------------------------------------------------- */

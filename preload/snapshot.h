@@ -29,6 +29,11 @@ VMS_HIDDEN void vms_sampler_start(void);
 /* 1 when the background thread was started in this process. */
 VMS_HIDDEN int vms_sampler_running(void);
 
+/* No snapshot starts after this, and the ones in progress have ended
+ * (their buffers unmapped) when it returns 0; -1 after 5 s of waiting.
+ * For the exit-time leak scan, which reads memory the sampler maps. */
+VMS_HIDDEN int vms_snapshot_close(void);
+
 /* Forgets snapshot numbering after fork (the child starts at snap.0). */
 VMS_HIDDEN void vms_snapshot_reset(void);
 
