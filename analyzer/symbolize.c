@@ -5,6 +5,7 @@
 #include "symbolize.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -170,7 +171,7 @@ static void prewarm_end(struct vms_symbolizer *s, struct vms_symtab *tab)
 		vms_symtab_adopt(tab, donor);
 	__atomic_store_n(&pw->stop, 1, __ATOMIC_SEQ_CST);
 	while (__atomic_load_n(&pw->in_stacks, __ATOMIC_SEQ_CST))
-		;
+		sched_yield(); /* a copy of one stack's frames: short */
 	prewarm_unref(pw);
 }
 
