@@ -15,16 +15,6 @@
 
 #include "util.h"
 
-enum pending_kind { PENDING_NONE, PENDING_REALLOC, PENDING_MREMAP };
-
-struct vms_lane_pending {
-	uint64_t key;             /* lane + 1; 0 = empty slot */
-	enum pending_kind kind;
-	uint64_t addr;            /* released address */
-	bool have_region;         /* mremap: the region that was there */
-	struct vms_region region;
-};
-
 void vms_state_init(struct vms_state *st, uint64_t page_size, uint64_t pid)
 {
 	memset(st, 0, sizeof(*st));
@@ -88,6 +78,7 @@ static struct vms_lane_pending *lane_insert(struct vms_state *st,
 		;
 	st->lanes[i].key = key;
 	st->lanes_count++;
+	st->pend_lp = NULL; /* the table may have moved */
 	return &st->lanes[i];
 }
 
@@ -117,7 +108,7 @@ static uint64_t weigh(const struct vms_state *st, uint64_t size)
 
 static bool is_realloc(enum vms_api api)
 {
-	return api == VMS_API_REALLOC || api == VMS_API_REALLOCARRAY;
+	return vms_state_is_realloc(api);
 }
 
 static void heap_remove(struct vms_state *st, uint64_t addr)
@@ -131,14 +122,14 @@ static void heap_remove(struct vms_state *st, uint64_t addr)
 
 /* prev_kind, prev_addr: what the lane's previous record left pending. */
 static void apply_alloc(struct vms_state *st, const struct vms_event *ev,
-			enum pending_kind prev_kind, uint64_t prev_addr)
+			enum vms_pending prev_kind, uint64_t prev_addr)
 {
 	struct vms_alloc a, old;
 	uint64_t w = weigh(st, ev->size);
 
 	if (!is_realloc(ev->api)) {
 		st->calls[ev->api]++;
-	} else if (!(prev_kind == PENDING_REALLOC &&
+	} else if (!(prev_kind == VMS_PENDING_REALLOC &&
 		     prev_addr == ev->old_addr)) {
 		/* No release half before it: realloc(NULL, n), or a
 		 * recorder that wrote only this half. */
@@ -164,7 +155,7 @@ static void apply_alloc(struct vms_state *st, const struct vms_event *ev,
 static struct vms_lane_pending *set_pending(struct vms_state *st,
 					    struct vms_lane_pending *lp,
 					    uint32_t lane,
-					    enum pending_kind kind,
+					    enum vms_pending kind,
 					    uint64_t addr)
 {
 	if (!lp)
@@ -172,6 +163,8 @@ static struct vms_lane_pending *set_pending(struct vms_state *st,
 	lp->kind = kind;
 	lp->addr = addr;
 	st->nr_pending++;
+	st->pend_lane = lane;
+	st->pend_lp = lp;
 	return lp;
 }
 
@@ -180,7 +173,7 @@ static void apply_free(struct vms_state *st, const struct vms_event *ev,
 {
 	st->calls[ev->api]++;
 	if (is_realloc(ev->api))
-		set_pending(st, lp, ev->lane, PENDING_REALLOC, ev->addr);
+		set_pending(st, lp, ev->lane, VMS_PENDING_REALLOC, ev->addr);
 	heap_remove(st, ev->addr);
 }
 
@@ -192,7 +185,7 @@ static bool is_dev_shm(const char *path, size_t len)
 /* prev_region: the region the lane's pending MUNMAP(mremap) half saw
  * there, or NULL. */
 static void apply_mmap(struct vms_state *st, const struct vms_event *ev,
-		       enum pending_kind prev_kind, uint64_t prev_addr,
+		       enum vms_pending prev_kind, uint64_t prev_addr,
 		       const struct vms_region *prev_region)
 {
 	uint64_t len = page_len(st, ev->addr, ev->len);
@@ -202,7 +195,7 @@ static void apply_mmap(struct vms_state *st, const struct vms_event *ev,
 
 	if (ev->api != VMS_API_MREMAP) {
 		st->calls[ev->api]++;
-	} else if (prev_kind == PENDING_MREMAP && prev_addr == ev->old_addr) {
+	} else if (prev_kind == VMS_PENDING_MREMAP && prev_addr == ev->old_addr) {
 		inherit = prev_region != NULL;
 		if (prev_region)
 			from = *prev_region;
@@ -256,7 +249,7 @@ static void apply_munmap(struct vms_state *st, const struct vms_event *ev,
 	st->calls[ev->api]++;
 	if (ev->api == VMS_API_MREMAP) {
 		old = vms_regions_find(&st->regions, ev->addr);
-		lp = set_pending(st, lp, ev->lane, PENDING_MREMAP, ev->addr);
+		lp = set_pending(st, lp, ev->lane, VMS_PENDING_MREMAP, ev->addr);
 		lp->have_region = old != NULL;
 		if (old)
 			lp->region = *old;
@@ -321,7 +314,7 @@ static inline void peak(struct vms_peak *p, uint64_t bytes,
 void vms_state_apply_general(struct vms_state *st, const struct vms_event *ev)
 {
 	struct vms_lane_pending *lp = NULL;
-	enum pending_kind prev_kind = PENDING_NONE;
+	enum vms_pending prev_kind = VMS_PENDING_NONE;
 	uint64_t prev_addr = 0;
 	bool prev_region = false;
 
@@ -331,13 +324,15 @@ void vms_state_apply_general(struct vms_state *st, const struct vms_event *ev)
 	 * half reads it from there. */
 	if (st->nr_pending) {
 		lp = lane_slot(st, ev->lane);
-		if (lp->kind != PENDING_NONE) {
+		if (lp->kind != VMS_PENDING_NONE) {
 			prev_kind = lp->kind;
 			prev_addr = lp->addr;
 			prev_region = lp->have_region;
-			lp->kind = PENDING_NONE;
+			lp->kind = VMS_PENDING_NONE;
 			lp->have_region = false;
 			st->nr_pending--;
+			if (lp == st->pend_lp)
+				st->pend_lp = NULL;
 		}
 	}
 	st->events++;
@@ -407,6 +402,16 @@ void vms_state_apply_general(struct vms_state *st, const struct vms_event *ev)
 	st->shm_bytes = st->regions.bytes[VMS_REGION_SHM];
 	peak(&st->peak_mmap, st->mmap_bytes, ev);
 	peak(&st->peak_shm, st->shm_bytes, ev);
+}
+
+void vms_state_realloc_free(struct vms_state *st, const struct vms_event *ev)
+{
+	st->events++;
+	if (ev->seq > st->last_seq)
+		st->last_seq = ev->seq;
+	if (ev->time_ns > st->last_time_ns)
+		st->last_time_ns = ev->time_ns;
+	apply_free(st, ev, NULL);
 }
 
 void vms_state_hint(uint32_t type, uint64_t addr, void *ctx)

@@ -67,31 +67,79 @@ struct vms_state {
 	size_t lanes_size;
 	size_t lanes_count;
 	size_t nr_pending;              /* lanes with a half-done call */
+	/* The lane that left the latest half-done call and its slot (NULL
+	 * once that call is done, or when the table moved). */
+	uint32_t pend_lane;
+	struct vms_lane_pending *pend_lp;
 };
 
 void vms_state_init(struct vms_state *st, uint64_t page_size, uint64_t pid);
 void vms_state_release(struct vms_state *st);
 /* Apply one event (in replay order).  Inline: the plain malloc-family
- * call (not realloc) and the plain free -- nearly every event -- with no
- * half-done call pending in any lane and no sampling are done here, by the
- * same rules as vms_state_apply_general, which does everything else. */
+ * call (not realloc), the plain free and the two halves of a realloc --
+ * nearly every event -- in an unsampled recording, when no other
+ * half-done call is in the way, are done here or in the lean functions
+ * below, by the same rules as vms_state_apply_general, which does
+ * everything else. */
 void vms_state_apply_general(struct vms_state *st, const struct vms_event *ev);
+/* The FREE half of a realloc.  pre: no half-done call pending anywhere. */
+void vms_state_realloc_free(struct vms_state *st, const struct vms_event *ev);
+
+/* A lane's half-done two-record call: what its release half left for
+ * the acquire half that follows in the same lane. */
+enum vms_pending { VMS_PENDING_NONE, VMS_PENDING_REALLOC, VMS_PENDING_MREMAP };
+
+struct vms_lane_pending {
+	uint64_t key;             /* lane + 1; 0 = empty slot */
+	enum vms_pending kind;
+	uint64_t addr;            /* released address */
+	bool have_region;         /* mremap: the region that was there */
+	struct vms_region region;
+};
+
+static inline bool vms_state_is_realloc(uint32_t api)
+{
+	return api == VMS_API_REALLOC || api == VMS_API_REALLOCARRAY;
+}
 
 static inline void vms_state_apply(struct vms_state *st,
 				   const struct vms_event *ev)
 {
 	struct vms_alloc old;
 
-	if (__builtin_expect(st->nr_pending || st->sample_bytes, 0))
+	if (__builtin_expect(st->sample_bytes != 0, 0))
 		goto general;
-	if (ev->type == VMS_REC_FREE && ev->api == VMS_API_FREE) {
+	if (st->nr_pending) {
+		/* The ALLOC half of a realloc whose FREE half was the latest
+		 * half-done call, and the only one. */
+		struct vms_lane_pending *lp = st->pend_lp;
+		if (st->nr_pending == 1 && lp && st->pend_lane == ev->lane &&
+		    ev->type == VMS_REC_ALLOC && ev->addr &&
+		    vms_state_is_realloc(ev->api) &&
+		    lp->kind == VMS_PENDING_REALLOC &&
+		    lp->addr == ev->old_addr) {
+			lp->kind = VMS_PENDING_NONE;
+			lp->have_region = false;
+			st->nr_pending = 0;
+			st->pend_lp = NULL;
+			goto alloc; /* the call was counted with the FREE */
+		}
+		goto general;
+	}
+	if (ev->type == VMS_REC_FREE) {
+		if (ev->api != VMS_API_FREE) {
+			vms_state_realloc_free(st, ev);
+			return;
+		}
 		if (vms_heapmap_remove(&st->heap, ev->addr, &old))
 			st->heap_bytes -= old.size;
 		else
 			st->unmatched_frees++;
+		st->calls[ev->api]++;
 	} else if (ev->type == VMS_REC_ALLOC && ev->addr &&
-		   ev->api != VMS_API_REALLOC &&
-		   ev->api != VMS_API_REALLOCARRAY) {
+		   !vms_state_is_realloc(ev->api)) {
+		st->calls[ev->api]++;
+alloc:;
 		struct vms_alloc a = { ev->addr, ev->size, ev->seq,
 				       ev->gstack, ev->lane };
 		st->total_allocated_bytes += ev->size;
@@ -109,7 +157,6 @@ static inline void vms_state_apply(struct vms_state *st,
 	} else {
 		goto general;
 	}
-	st->calls[ev->api]++;
 	st->events++;
 	if (ev->seq > st->last_seq)
 		st->last_seq = ev->seq;
