@@ -82,7 +82,7 @@ void vms_state_release(struct vms_state *st);
  * below, by the same rules as vms_state_apply_general, which does
  * everything else. */
 void vms_state_apply_general(struct vms_state *st, const struct vms_event *ev);
-/* The FREE half of a realloc.  pre: no half-done call pending anywhere. */
+/* The FREE half of a realloc.  pre: none pending in its lane. */
 void vms_state_realloc_free(struct vms_state *st, const struct vms_event *ev);
 
 /* A lane's half-done two-record call: what its release half left for
@@ -110,21 +110,24 @@ static inline void vms_state_apply(struct vms_state *st,
 	if (__builtin_expect(st->sample_bytes != 0, 0))
 		goto general;
 	if (st->nr_pending) {
-		/* The ALLOC half of a realloc whose FREE half was the latest
-		 * half-done call, and the only one. */
+		/* One half-done call, and we know whose: another lane's leaves
+		 * this event free to go the short way; this lane's may be the
+		 * FREE half of a realloc whose ALLOC half this is. */
 		struct vms_lane_pending *lp = st->pend_lp;
-		if (st->nr_pending == 1 && lp && st->pend_lane == ev->lane &&
-		    ev->type == VMS_REC_ALLOC && ev->addr &&
-		    vms_state_is_realloc(ev->api) &&
-		    lp->kind == VMS_PENDING_REALLOC &&
-		    lp->addr == ev->old_addr) {
+		if (st->nr_pending != 1 || !lp)
+			goto general;
+		if (st->pend_lane == ev->lane) {
+			if (ev->type != VMS_REC_ALLOC || !ev->addr ||
+			    !vms_state_is_realloc(ev->api) ||
+			    lp->kind != VMS_PENDING_REALLOC ||
+			    lp->addr != ev->old_addr)
+				goto general;
 			lp->kind = VMS_PENDING_NONE;
 			lp->have_region = false;
 			st->nr_pending = 0;
 			st->pend_lp = NULL;
 			goto alloc; /* the call was counted with the FREE */
 		}
-		goto general;
 	}
 	if (ev->type == VMS_REC_FREE) {
 		if (ev->api != VMS_API_FREE) {

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Randomized unit tests for the live-state containers: the heap hash map
- * against a plain array, and the region interval map against a page bitmap.
+ * against a plain array, and the region interval map against a page bitmap;
+ * and the short paths of vms_state_apply against vms_state_apply_general.
  * Deterministic seeds; each run checks the invariants after every step.
  */
 #include <setjmp.h>
@@ -9,11 +10,13 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <cmocka.h>
 
 #include "heapmap.h"
 #include "regions.h"
+#include "state.h"
 
 static uint64_t rng_state = 88172645463325252ull;
 
@@ -150,11 +153,108 @@ static void regions_match_bitmap(void **state)
 	vms_regions_release(&rs);
 }
 
+/* Three lanes of mallocs, frees and reallocs (their two halves with other
+ * lanes' records in between, and now and then a half alone), with an
+ * mremap now and then: vms_state_apply, with its inline short paths, must
+ * end in exactly the state of vms_state_apply_general on every record. */
+static void short_paths_match_general(void **state)
+{
+	struct vms_state fast, slow;
+	uint64_t live[3][8] = { { 0 } };  /* per lane: addresses it owns */
+	struct { bool on; uint64_t addr; unsigned api; } half[3] = { { 0 } };
+	uint64_t seq = 0, next_addr = 0x100000;
+	(void)state;
+
+	vms_state_init(&fast, 4096, 1);
+	vms_state_init(&slow, 4096, 1);
+	for (int step = 0; step < 200000; step++) {
+		struct vms_event ev;
+		uint32_t lane = (uint32_t)(rnd() % 3);
+		unsigned k = (unsigned)(rnd() % 8), what = (unsigned)(rnd() % 16);
+
+		memset(&ev, 0, sizeof(ev));
+		ev.lane = lane;
+		ev.seq = ++seq;
+		ev.time_ns = seq * 10;
+		ev.gstack = 1 + lane;
+		if (half[lane].on) {
+			/* the ALLOC half (now and then with another old_addr,
+			 * as if its FREE half had been lost) */
+			ev.type = VMS_REC_ALLOC;
+			ev.api = half[lane].api;
+			ev.old_addr = what ? half[lane].addr : 0x42;
+			ev.addr = what & 1 ? ev.old_addr : (next_addr += 64);
+			ev.size = 1 + rnd() % 500;
+			half[lane].on = false;
+			for (k = 0; k < 8 && live[lane][k]; k++)
+				;
+			if (k < 8)
+				live[lane][k] = ev.addr;
+		} else if (what < 6 && live[lane][k]) {
+			ev.type = VMS_REC_FREE;
+			ev.addr = live[lane][k];
+			ev.api = what < 4 ? VMS_API_FREE
+			       : what == 4 ? VMS_API_REALLOC
+					   : VMS_API_REALLOCARRAY;
+			live[lane][k] = 0;
+			if (ev.api != VMS_API_FREE) {
+				half[lane].on = rnd() % 16 != 0;
+				half[lane].addr = ev.addr;
+				half[lane].api = ev.api;
+			}
+		} else if (what < 14) {
+			ev.type = VMS_REC_ALLOC;
+			ev.api = what < 11 ? VMS_API_MALLOC
+			       : what < 13 ? VMS_API_CALLOC : VMS_API_REALLOC;
+			ev.addr = (next_addr += 64);
+			ev.size = 1 + rnd() % 500;
+			if (!live[lane][k])
+				live[lane][k] = ev.addr;
+		} else {
+			/* an mremap half: a pending call of another kind */
+			ev.type = what == 14 ? VMS_REC_MUNMAP : VMS_REC_MMAP;
+			ev.api = VMS_API_MREMAP;
+			ev.addr = 0x7f0000000000ull;
+			ev.old_addr = ev.addr;
+			ev.len = ev.old_len = 4096;
+			ev.fd = -1;
+		}
+		vms_state_apply(&fast, &ev);
+		vms_state_apply_general(&slow, &ev);
+		assert_int_equal(fast.heap_bytes, slow.heap_bytes);
+		assert_int_equal(fast.heap.count, slow.heap.count);
+		assert_int_equal(fast.nr_pending, slow.nr_pending);
+	}
+	assert_memory_equal(fast.calls, slow.calls, sizeof(fast.calls));
+	assert_int_equal(fast.events, slow.events);
+	assert_int_equal(fast.total_allocated_bytes, slow.total_allocated_bytes);
+	assert_int_equal(fast.total_allocations, slow.total_allocations);
+	assert_int_equal(fast.unmatched_frees, slow.unmatched_frees);
+	assert_int_equal(fast.replaced_allocs, slow.replaced_allocs);
+	assert_memory_equal(&fast.peak_heap, &slow.peak_heap,
+			    sizeof(fast.peak_heap));
+	assert_int_equal(fast.last_seq, slow.last_seq);
+	assert_int_equal(fast.last_time_ns, slow.last_time_ns);
+	assert_true(fast.calls[VMS_API_REALLOC] > 1000);
+	{
+		const struct vms_alloc *a;
+		for (size_t it = 0; (a = vms_heapmap_next(&fast.heap, &it));) {
+			const struct vms_alloc *b =
+				vms_heapmap_find(&slow.heap, a->addr);
+			assert_non_null(b);
+			assert_memory_equal(a, b, sizeof(*a));
+		}
+	}
+	vms_state_release(&fast);
+	vms_state_release(&slow);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(heapmap_matches_reference),
 		cmocka_unit_test(regions_match_bitmap),
+		cmocka_unit_test(short_paths_match_general),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
