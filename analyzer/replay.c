@@ -261,14 +261,14 @@ out:
 /* ---- two threads: the stream between merge and callback ------------------
  *
  * What crosses between the threads is kept small, because moving cache
- * lines from one core to another is what such a pipeline pays for.  An
- * event is sent whole (into a slot of a pool, its number in the ring)
- * only when it differs from the last whole event of its lane in more than
- * the fields that change from one malloc or free to the next; otherwise
- * the ring record carries just those fields, one cache line, and the
- * consumer writes them into its copy of the lane's last event.  Which
- * bytes are compared is worked out from the structure (offsetof), so it
- * follows struct vms_event as it changes.
+ * lines from one core to another is what such a pipeline pays for.  A
+ * malloc or free record is decoded with only its type's fields set, all
+ * others 0 (logreader.h): when the last event sent whole for its lane was
+ * such a record too, with the same thread and time, the two differ only in
+ * COMPACT_FIELDS, and the ring record carries just those -- one cache line
+ * -- for the consumer to write into its copy of the lane's event.  Any
+ * other event is sent whole, in a slot of a pool, the slot's number in the
+ * ring record.
  */
 
 #define RING VMS_REPLAY_WINDOW /* events decoded ahead: a power of two */
@@ -298,10 +298,6 @@ _Static_assert(EV_SIZE(stack) == 4 && EV_SIZE(gstack) == 4 &&
 	       EV_SIZE(align) == 8 && EV_SIZE(old_addr) == 8,
 	       "struct crec holds the compact fields of struct vms_event");
 
-struct range {
-	uint16_t off, len;
-};
-
 struct side {
 	uint32_t waiting;  /* 1: asleep (or about to be) on evt */
 	uint32_t want;     /* ... until the other side's counter reaches it */
@@ -315,8 +311,6 @@ struct vms_replay_pipe {
 	vms_replay_fn fn;
 	void *ctx;
 	int result;                   /* the callback's non-zero value */
-	struct range same[8];         /* bytes outside COMPACT_FIELDS */
-	size_t nr_same;
 	/* producer -> consumer */
 	__attribute__((aligned(64))) uint32_t tail;
 	uint32_t finished;
@@ -327,52 +321,24 @@ struct vms_replay_pipe {
 	__attribute__((aligned(64))) struct side prod;
 
 	/* producer only */
-	__attribute__((aligned(64))) uint32_t ptail, phead, reclaimed;
-	uint32_t *free_slots;
-	size_t nr_free;
-	struct vms_event *sent;       /* per lane: its last whole event */
-	bool *have_sent;
+	__attribute__((aligned(64))) uint32_t ptail, phead;
+	uint32_t wholes;              /* whole events sent */
+	struct lane_sent *sent;       /* per lane: its last whole event */
 	/* consumer only */
 	__attribute__((aligned(64))) uint32_t chead, ctail;
 	struct vms_event *cur;        /* per lane: the event as delivered */
 };
 
-static int range_cmp(const void *a, const void *b)
-{
-	const struct range *x = a, *y = b;
-	return x->off - y->off;
-}
+/* What the producer remembers of the last event it sent whole for a
+ * lane: whether it was a malloc or free record, and its thread and time. */
+struct lane_sent {
+	bool heap;
+	uint64_t tid, time_ns;
+};
 
-/* The byte ranges of struct vms_event outside COMPACT_FIELDS. */
-static void find_same(struct vms_replay_pipe *p)
+static bool is_heap_record(uint32_t type)
 {
-	struct range f[16];
-	size_t n = 0, at = 0;
-
-#define FIELD(x) f[n++] = (struct range){ offsetof(struct vms_event, x), \
-					  sizeof(((struct vms_event *)0)->x) };
-	COMPACT_FIELDS(FIELD)
-#undef FIELD
-	qsort(f, n, sizeof(*f), range_cmp);
-	for (size_t i = 0; i <= n; i++) {
-		size_t to = i < n ? f[i].off : sizeof(struct vms_event);
-		if (to > at)
-			p->same[p->nr_same++] =
-				(struct range){ (uint16_t)at,
-						(uint16_t)(to - at) };
-		if (i < n)
-			at = f[i].off + f[i].len;
-	}
-}
-
-static bool same_rest(const struct vms_replay_pipe *p,
-		      const struct vms_event *a, const struct vms_event *b)
-{
-	for (size_t i = 0; i < p->nr_same; i++)
-		if (memcmp((const char *)a + p->same[i].off,
-			   (const char *)b + p->same[i].off, p->same[i].len))
-			return false;
-	return true;
+	return type == VMS_REC_ALLOC || type == VMS_REC_FREE;
 }
 
 static uint32_t load(const uint32_t *p)
@@ -513,16 +479,10 @@ static void consume(struct vms_replay_pipe *p)
 
 /* ---- producer: the merge ------------------------------------------------- */
 
-/* Learn how far the consumer got; the whole-event slots of the records it
- * passed are free.  Done before those records are written again. */
+/* Learn how far the consumer got. */
 static void refresh_head(struct vms_replay_pipe *p)
 {
 	p->phead = load(&p->head);
-	for (; p->reclaimed != p->phead; p->reclaimed++) {
-		const struct crec *c = &p->ring[p->reclaimed % RING];
-		if (c->tag & 1)
-			p->free_slots[p->nr_free++] = c->stack;
-	}
 }
 
 static void publish_tail(struct vms_replay_pipe *p)
@@ -560,15 +520,13 @@ static bool rec_done(struct vms_replay_pipe *p)
 	return true;
 }
 
-/* A slot for a whole event: one is always free (there are RING + 1, and
- * at most RING records in the ring). */
+/* The slot for the next whole event.  Slots are taken in turn: the one
+ * taken RING + 1 whole events ago went into a ring record at least RING + 1
+ * records back, which the consumer has passed (next_rec saw to it that at
+ * most RING are unread). */
 static uint32_t take_slot(struct vms_replay_pipe *p)
 {
-	if (!p->nr_free)
-		refresh_head(p);
-	if (!p->nr_free)
-		vms_die("internal error: replay pool exhausted");
-	return p->free_slots[--p->nr_free];
+	return p->wholes++ % (RING + 1);
 }
 
 /* Put lane's head event into the stream; false when the consumer said
@@ -581,8 +539,10 @@ static bool emit(struct vms_replay_pipe *p, size_t lane)
 
 	if (!c)
 		return false;
-	if (p->have_sent[lane] && ev->type < 256 && ev->api < 256 &&
-	    same_rest(p, ev, &p->sent[lane])) {
+	struct lane_sent *ls = &p->sent[lane];
+
+	if (ls->heap && is_heap_record(ev->type) && ev->api < 256 &&
+	    ev->tid == ls->tid && ev->time_ns == ls->time_ns) {
 		c->tag = (uint32_t)lane << 1;
 #define COPY(f) c->f = ev->f;
 		COMPACT_FIELDS(COPY)
@@ -590,8 +550,8 @@ static bool emit(struct vms_replay_pipe *p, size_t lane)
 	} else {
 		slot = take_slot(p);
 		p->whole[slot] = *ev;
-		p->sent[lane] = *ev;
-		p->have_sent[lane] = true;
+		*ls = (struct lane_sent){ is_heap_record(ev->type), ev->tid,
+					  ev->time_ns };
 		c->tag = (uint32_t)lane << 1 | 1;
 		c->stack = slot;
 	}
@@ -722,9 +682,7 @@ static void pipe_release(struct vms_replay_pipe *p)
 	}
 	free(p->ring);
 	free(p->whole);
-	free(p->free_slots);
 	free(p->sent);
-	free(p->have_sent);
 	free(p->cur);
 	free(p);
 }
@@ -745,16 +703,11 @@ static bool run_threaded(struct vms_replay *rp, vms_replay_fn fn, void *ctx,
 	p->rp = rp;
 	p->fn = fn;
 	p->ctx = ctx;
-	find_same(p);
 	if (posix_memalign((void **)&p->ring, 64, RING * sizeof(*p->ring)))
 		vms_die("out of memory");
 	memset(p->ring, 0, RING * sizeof(*p->ring));
 	p->whole = xcalloc(RING + 1, sizeof(*p->whole));
-	p->free_slots = xcalloc(RING + 1, sizeof(*p->free_slots));
-	for (size_t i = RING + 1; i-- > 0;)
-		p->free_slots[p->nr_free++] = (uint32_t)i;
 	p->sent = xcalloc(n ? n : 1, sizeof(*p->sent));
-	p->have_sent = xcalloc(n ? n : 1, sizeof(*p->have_sent));
 	p->cur = xcalloc(n ? n : 1, sizeof(*p->cur));
 	rp->pool = xcalloc(n ? n : 1, sizeof(*rp->pool));
 
