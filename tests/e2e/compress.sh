@@ -123,11 +123,7 @@ t_same_as_uncompressed() {
 t_crash() {
 	local mode want n=300000
 	for mode in kill segv abort; do
-		case $mode in
-		kill) want=137 ;;
-		segv) want=139 ;;
-		abort) want=134 ;;
-		esac
+		want=$(crash_status "$mode")
 		pair "crash-$mode" --any-stderr "$EX/crash" "$mode" $n
 		[ "$RC" = "$want" ] || err "crash $mode: exit status $RC, want $want"
 		[ "$(frames_of "$REC/log.0")" -gt 0 ] ||

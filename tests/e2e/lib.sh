@@ -131,6 +131,16 @@ filter_err() {
 # the test's directory; the two runs must give the same stdout, the same
 # exit status and (unless --any-stderr) the same stderr, and a recording
 # must exist unless NO_REC is set.  Sets REC, RC (native status) and PRC.
+# crash_status MODE: the exit status examples/crash MODE dies with (128 +
+# SIGKILL, SIGSEGV or SIGABRT).
+crash_status() {
+	case $1 in
+	kill) echo 137 ;;
+	segv) echo 139 ;;
+	abort) echo 134 ;;
+	esac
+}
+
 pair() {
 	local name=$1
 	shift

@@ -213,11 +213,7 @@ t_leaks_report() {
 t_crash() {
 	local mode want
 	for mode in kill segv abort; do
-		case $mode in
-		kill) want=137 ;;
-		segv) want=139 ;;
-		abort) want=134 ;;
-		esac
+		want=$(crash_status "$mode")
 		pair "crash-$mode" --any-stderr "$EX/crash" "$mode"
 		[ "$RC" = "$want" ] || err "crash $mode: exit status $RC, want $want"
 		record_checks "$REC" || continue

@@ -123,6 +123,15 @@ def varint(b, i, end):
             raise Bad("varint too long")
 
 
+def string(b, i, end, path, off):
+    """A string field (varint length, bytes) at i of the record at off:
+    (text, next i)."""
+    n, i = varint(b, i, end)
+    if i + n > end:
+        raise Bad("%s: string past record at %d" % (path, off))
+    return b[i:i + n].decode("utf-8", "replace"), i + n
+
+
 def unzigzag(v):
     return (v >> 1) ^ -(v & 1)
 
@@ -232,12 +241,7 @@ def read_log(path):
             i = body
             for name, k in zip(names.split(), kinds):
                 if k == "s":
-                    n, i = varint(b, i, end)
-                    if i + n > end:
-                        raise Bad("%s: string past record at %d" %
-                                  (path, off))
-                    rec[name] = b[i:i + n].decode("utf-8", "replace")
-                    i += n
+                    rec[name], i = string(b, i, end, path, off)
                     continue
                 v, i = varint(b, i, end)
                 if k == "q":
@@ -254,12 +258,7 @@ def read_log(path):
             if typ == DLOPEN and i < end:
                 rec["bias"], i = varint(b, i, end)
                 for name in ("build_id", "real_path"):
-                    n, i = varint(b, i, end)
-                    if i + n > end:
-                        raise Bad("%s: string past record at %d" %
-                                  (path, off))
-                    rec[name] = b[i:i + n].decode("utf-8", "replace")
-                    i += n
+                    rec[name], i = string(b, i, end, path, off)
             typ = {MALLOC: ALLOC, FREE_PLAIN: FREE}.get(typ, typ)
         else:
             raise Bad("%s: unknown record type %d at offset %d" %
