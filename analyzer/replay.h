@@ -16,17 +16,16 @@
  * A corrupt lane stops at its first bad record; the other lanes go on, and
  * the problem is kept in `damage` for the report to print.
  *
- * Two threads.  On a big recording, when a CPU is idle, the decoding and
- * merging run on a helper thread, at most VMS_REPLAY_WINDOW events ahead
- * of the callback, which runs on the caller's thread; otherwise (or with
- * VMSPY_ANALYZER_THREADS=1, or when no thread can be started) everything
- * runs on the caller's thread.  The callback sees the same events in the
- * same order either way, with the same global stack ids (a lane's stacks
- * are interned at the same point of the merge), and finds the same damage
- * afterwards: the two ways give identical reports.  During the callback,
- * rp->stacks may be read (vms_stacks_get of any id an event carried) but
- * the readers may not: they belong to the helper until vms_replay_run
- * returns.
+ * Two threads.  With VMSPY_ANALYZER_THREADS=2 the decoding and merging run
+ * on a helper thread, at most VMS_REPLAY_WINDOW events ahead of the
+ * callback, which runs on the caller's thread (by default everything runs
+ * on the caller's thread: see want_helper in replay.c for why).  The
+ * callback sees the same events in the same order either way, with the
+ * same global stack ids (a lane's stacks are interned at the same point of
+ * the merge), and finds the same damage afterwards: the two ways give
+ * identical reports.  During the callback, rp->stacks may be read
+ * (vms_stacks_get of any id an event carried) but the readers may not:
+ * they belong to the helper until vms_replay_run returns.
  */
 #ifndef VMSPY_REPLAY_H
 #define VMSPY_REPLAY_H
@@ -40,7 +39,7 @@
 #include "stacks.h"
 
 /* Events decoded ahead of the callback at most, with a helper thread. */
-#define VMS_REPLAY_WINDOW 512
+#define VMS_REPLAY_WINDOW 1024
 
 struct vms_replay_damage {
 	uint32_t lane;
@@ -57,6 +56,7 @@ typedef int (*vms_replay_fn)(const struct vms_event *ev, void *ctx);
 typedef void (*vms_replay_hint_fn)(uint32_t type, uint64_t addr, void *ctx);
 
 struct vms_replay_pipe;
+struct vms_replay_merge;
 
 struct vms_replay {
 	struct vms_recording *rec;
@@ -69,11 +69,7 @@ struct vms_replay {
 	vms_replay_hint_fn hint;           /* optional, see above */
 	void *hint_ctx;
 
-	/* private: the merge */
-	struct vms_event *pool;            /* lane -> its next event */
-	uint64_t *head_seq;                /* lane -> that event's seq */
-	size_t *heap;                      /* lane indices, min seq first */
-	size_t heap_len;
+	struct vms_replay_merge *merge;    /* private */
 };
 
 void vms_replay_init(struct vms_replay *rp, struct vms_recording *rec);
@@ -84,9 +80,10 @@ void vms_replay_release(struct vms_replay *rp);
  * up to their damage), or the callback's non-zero value.  Runs once. */
 int vms_replay_run(struct vms_replay *rp, vms_replay_fn fn, void *ctx);
 
-/* Whether the analysis may use a second thread: VMSPY_ANALYZER_THREADS=1
- * never, =2 always; by default when a CPU is idle right now (fewer
- * runnable tasks than CPUs in /proc/loadavg). */
+/* Whether the analysis may use a helper thread (symbolize.c's preparing
+ * of debug info): VMSPY_ANALYZER_THREADS=1 never, =2 always; by default
+ * when a CPU is idle right now (fewer runnable tasks than CPUs in
+ * /proc/loadavg). */
 bool vms_replay_threads_allowed(void);
 
 /* Global id of lane `lane`'s stack id `id` as defined so far in that lane
