@@ -612,13 +612,20 @@ int vms_leak_classify(struct vms_leak_block *blocks, size_t n,
 
 /* ---- the live set: replay of the lanes ------------------------------------ */
 
+#define BATCH 64u
+
 struct cursor {
 	const uint8_t *p, *end;
 	uint8_t *map;
 	size_t map_len;
 	uint64_t seq, addr; /* the lane's delta state (format.h) */
-	uint64_t ev_seq, ev_addr, ev_size;
-	int ev_free;
+	/* The next events, decoded a batch at a time. */
+	struct lev {
+		uint64_t seq, addr, size;
+		uint64_t free;
+	} ev[BATCH];
+	unsigned head, count;
+	int done; /* the lane has no more events */
 	size_t trimmed; /* pages before this offset were given back */
 	/* Chunks compressed into the lane's sidecar (compress.h) are read
 	 * from their frames: decompressed, one at a time as the cursor
@@ -730,9 +737,14 @@ static int live_grow(struct live *t)
 	return 0;
 }
 
+#define LIVE_DENSE ((size_t)1 << 20) /* slots */
+
 static int live_put(struct live *t, uint64_t addr, uint64_t size)
 {
-	if (2 * (t->count + 1) > t->mask + 1 && live_grow(t))
+	/* At most a quarter full while the table is small (short probe
+	 * chains: the replay's cost is in them), half full beyond 16 MiB. */
+	size_t cap = (t->mask + 1) >> (t->mask < LIVE_DENSE ? 2 : 1);
+	if (t->count + 1 > cap && live_grow(t))
 		return -1;
 	size_t s = hash_slot(addr, t->shift);
 	while (t->e[s].addr && t->e[s].addr != addr)
@@ -772,20 +784,26 @@ static void live_del(struct live *t, uint64_t addr)
 			goto out;                                  \
 	} while (0)
 
-/* Advances c to its next allocation (ALLOC, MALLOC) or release (FREE,
- * FREE_PLAIN) with seq <= limit.  Returns 0, or -1 at the end of the lane
- * (a zero header byte, a truncated or unknown record, or the first record
- * after limit: seqs only grow within a lane). */
-static int cursor_next(struct scan *s, struct cursor *c, uint64_t limit)
+/* Refills c's batch (c->count == 0) with the lane's next allocations
+ * (ALLOC, MALLOC) and releases (FREE, FREE_PLAIN) with seq <= limit, up to
+ * BATCH of them.  The lane ends (c->done) at a zero header byte, a
+ * truncated or unknown record, or the first record after limit (seqs only
+ * grow within a lane).  One call decodes a whole batch with the delta
+ * state in registers: the replay's cost is this loop. */
+static void cursor_refill(struct scan *s, struct cursor *c, uint64_t limit)
 {
-	const uint8_t *p = c->p, *fend = c->end;
-	uint64_t daddr, unused;
+	const uint8_t *p = c->p, *fend = c->end, *chunk_end = c->chunk_end;
+	uint64_t seq = c->seq, addr = c->addr, daddr, unused;
+	unsigned n = 0;
 	cursor_trim(c);
-	while (p < fend) {
-		if (VMS_UNLIKELY(p >= c->chunk_end)) {
+	while (n < BATCH) {
+		if (VMS_UNLIKELY(p >= chunk_end)) {
+			if (p >= fend)
+				goto out;
 			/* A chunk that has a frame: decompressed in place. */
 			c->p = p;
 			cursor_chunk(c);
+			chunk_end = c->chunk_end;
 		}
 		/* Pairs with the writer's release store of the header byte:
 		 * the body of a published record is complete. */
@@ -793,50 +811,51 @@ static int cursor_next(struct scan *s, struct cursor *c, uint64_t limit)
 		const uint8_t *q = p + 1, *end;
 		unsigned type;
 		uint64_t len, d, v[7];
+		struct lev *ev = &c->ev[n];
 		if (h & VMS_REC_COMPACT) {
 			type = vms_rec_compact_types[VMS_REC_COMPACT_CODE(h)];
 			len = VMS_REC_COMPACT_LEN(h);
 		} else {
 			type = h;
 			if (!h || vms_varint_get(&q, fend, &len))
-				break;
+				goto out;
 		}
 		if (len > (uint64_t)(fend - q))
-			break;
+			goto out;
 		end = q + len;
 		p = end;
 		if (type == VMS_REC_SKIP || type == VMS_REC_STACK ||
 		    type == VMS_REC_TIME || type == VMS_REC_SNAPSHOT)
 			continue;
 		if (type >= VMS_REC__COUNT)
-			break;
+			goto out;
 		GET(d);
-		c->seq += d;
-		if (c->seq > limit)
-			break;
+		seq += d;
+		if (seq > limit)
+			goto out;
 		switch (type) {
 		case VMS_REC_MALLOC: /* stack, addr, size */
 			GET(unused);
 			GET(daddr);
-			GET(c->ev_size);
-			c->ev_free = 0;
-			goto event;
+			GET(ev->size);
+			ev->free = 0;
+			break;
 		case VMS_REC_FREE_PLAIN: /* addr */
 			GET(daddr);
-			c->ev_free = 1;
-			goto event;
+			ev->free = 1;
+			break;
 		case VMS_REC_ALLOC: /* api, stack, addr, size */
 			GET(unused);
 			GET(unused);
 			GET(daddr);
-			GET(c->ev_size);
-			c->ev_free = 0;
-			goto event;
+			GET(ev->size);
+			ev->free = 0;
+			break;
 		case VMS_REC_FREE: /* api, addr */
 			GET(unused);
 			GET(daddr);
-			c->ev_free = 1;
-			goto event;
+			ev->free = 1;
+			break;
 		case VMS_REC_THREAD_BEGIN: {
 			/* tid, stack_lo, stack_hi, guard, creator_lane,
 			 * creator_stack, handle */
@@ -846,22 +865,35 @@ static int cursor_next(struct scan *s, struct cursor *c, uint64_t limit)
 					break;
 			if (k == 7 && v[0] == (uint64_t)s->pid)
 				s->main_tp = v[6];
-			break;
+			continue;
 		}
+		default:
+			continue;
 		}
+		addr += (uint64_t)vms_unzigzag(daddr);
+		ev->seq = seq;
+		ev->addr = addr;
+		n++;
 	}
+	c->p = p;
+	c->seq = seq;
+	c->addr = addr;
+	c->head = 0;
+	c->count = n;
+	return;
 out:
 	c->p = c->end;
-	return -1;
-event:
-	c->p = p;
-	c->addr += (uint64_t)vms_unzigzag(daddr);
-	c->ev_seq = c->seq;
-	c->ev_addr = c->addr;
-	return 0;
+	c->head = 0;
+	c->count = n;
+	c->done = 1;
 }
 
 #undef GET
+
+static inline uint64_t head_seq(const struct cursor *c)
+{
+	return c->ev[c->head].seq;
+}
 
 static int cursor_open(struct cursor *c, const struct vms_lane *l)
 {
@@ -906,9 +938,9 @@ static void heap_down(const struct cursor *cur, uint32_t *h, size_t n,
 {
 	for (;;) {
 		size_t m = i, l = 2 * i + 1, r = l + 1;
-		if (l < n && cur[h[l]].ev_seq < cur[h[m]].ev_seq)
+		if (l < n && head_seq(&cur[h[l]]) < head_seq(&cur[h[m]]))
 			m = l;
-		if (r < n && cur[h[r]].ev_seq < cur[h[m]].ev_seq)
+		if (r < n && head_seq(&cur[h[r]]) < head_seq(&cur[h[m]]))
 			m = r;
 		if (m == i)
 			return;
@@ -934,19 +966,23 @@ static int replay(struct scan *s, uint64_t limit)
 		if (vms_atomic_load_acquire(&l->state) == VMS_LANE_UNUSED ||
 		    cursor_open(&cur[i], l))
 			continue;
-		if (!cursor_next(s, &cur[i], limit))
+		cursor_refill(s, &cur[i], limit);
+		if (cur[i].count)
 			h[nh++] = i;
 	}
 	for (size_t i = nh / 2; i-- > 0;)
 		heap_down(cur, h, nh, i);
 	while (nh) {
 		struct cursor *c = &cur[h[0]];
-		if (c->ev_free)
-			live_del(&s->live, c->ev_addr);
-		else if (c->ev_addr && live_put(&s->live, c->ev_addr,
-						 c->ev_size))
+		const struct lev *ev = &c->ev[c->head];
+		if (ev->free)
+			live_del(&s->live, ev->addr);
+		else if (ev->addr && live_put(&s->live, ev->addr, ev->size))
 			goto out;
-		if (cursor_next(s, c, limit))
+		c->head++;
+		if (!--c->count && !c->done)
+			cursor_refill(s, c, limit);
+		if (!c->count)
 			h[0] = h[--nh];
 		heap_down(cur, h, nh, 0);
 	}
