@@ -984,7 +984,8 @@ static int replay(struct scan *s, uint64_t limit)
 			cursor_refill(s, c, limit);
 		if (!c->count)
 			h[0] = h[--nh];
-		heap_down(cur, h, nh, 0);
+		if (nh > 1)
+			heap_down(cur, h, nh, 0);
 	}
 	s->blocks = mem_get((s->live.count ? s->live.count : 1) *
 			    sizeof(*s->blocks));
