@@ -85,11 +85,32 @@ static int grow_arena(struct vms_intern *t, size_t need)
 	return 0;
 }
 
+static inline int same_frames(const uint64_t *a, const uint64_t *b,
+			      uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++)
+		if (a[i] != b[i])
+			return 0;
+	return 1;
+}
+
+static inline uint32_t remember(struct vms_intern *t,
+				const struct vms_intern_slot *s)
+{
+	t->last_off = s->off;
+	t->last_n = s->nframes;
+	t->last_id = s->id;
+	return s->id;
+}
+
 uint32_t vms_intern_stack(struct vms_intern *t, const uint64_t *frames,
 			  uint32_t n, int *is_new)
 {
-	uint64_t h = hash_frames(frames, n);
 	*is_new = 0;
+	if (t->last_id && n == t->last_n &&
+	    same_frames(t->arena + t->last_off, frames, n))
+		return t->last_id;
+	uint64_t h = hash_frames(frames, n);
 	if (VMS_UNLIKELY(!t->nslots) && grow_table(t))
 		return 0;
 	size_t mask = t->nslots - 1;
@@ -98,8 +119,8 @@ uint32_t vms_intern_stack(struct vms_intern *t, const uint64_t *frames,
 		if (!s->id)
 			break;
 		if (s->hash == h && s->nframes == n &&
-		    !memcmp(t->arena + s->off, frames, n * sizeof(*frames)))
-			return s->id;
+		    same_frames(t->arena + s->off, frames, n))
+			return remember(t, s);
 	}
 	if (VMS_UNLIKELY((t->used + 1) * 2 > t->nslots) && grow_table(t))
 		return 0;
@@ -117,7 +138,7 @@ uint32_t vms_intern_stack(struct vms_intern *t, const uint64_t *frames,
 	t->arena_len += n;
 	t->used++;
 	*is_new = 1;
-	return t->slots[j].id;
+	return remember(t, &t->slots[j]);
 }
 
 void vms_intern_reset(struct vms_intern *t)
@@ -127,6 +148,7 @@ void vms_intern_reset(struct vms_intern *t)
 	t->used = 0;
 	t->arena_len = 0;
 	t->next_id = 0;
+	t->last_id = 0;
 }
 
 void vms_intern_release(struct vms_intern *t)

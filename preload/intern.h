@@ -29,6 +29,10 @@ struct vms_intern {
 	uint64_t *arena;
 	size_t arena_len, arena_cap; /* in frames */
 	uint32_t next_id;
+	/* The stack found or added last (arena offset, frames, id; id 0 =
+	 * none): a run of events from one call site skips the hash. */
+	size_t last_off;
+	uint32_t last_n, last_id;
 };
 
 /* Looks up frames[0..n).  Returns its id (>= 1) and sets *is_new when the
