@@ -670,12 +670,23 @@ static void cursor_trim(struct cursor *c)
 	}
 }
 
+/* The replay's table: for every address, its latest event so far, by seq
+ * (an allocation, or a release: a tombstone).  Lanes are replayed one
+ * after another through a window of seqs, not merged event by event:
+ * whatever the order, an address ends with the event of highest seq,
+ * which is the truth (its events are ordered by seq, format.h).  Once
+ * every lane is past a window, its tombstones can block nothing more and
+ * go. */
+#define TOMB (1ull << 63) /* in size: the latest event is a release */
+
 struct live {
 	struct {
-		uint64_t addr, size; /* addr 0 = empty slot */
+		uint64_t addr, size, seq; /* addr 0 = empty slot */
 	} *e;
 	size_t count, mask;
 	unsigned shift;
+	uint64_t *tombs; /* addresses made tombstones in this window */
+	size_t ntombs;
 };
 
 #define VMA_R 1u
@@ -738,32 +749,20 @@ static int live_grow(struct live *t)
 }
 
 #define LIVE_DENSE ((size_t)1 << 20) /* slots */
+#define MAX_TOMBS ((size_t)1 << 20)
+#define WINDOW 32768 /* seqs a window spans */
 
-static int live_put(struct live *t, uint64_t addr, uint64_t size)
-{
-	/* At most a quarter full while the table is small (short probe
-	 * chains: the replay's cost is in them), half full beyond 16 MiB. */
-	size_t cap = (t->mask + 1) >> (t->mask < LIVE_DENSE ? 2 : 1);
-	if (t->count + 1 > cap && live_grow(t))
-		return -1;
-	size_t s = hash_slot(addr, t->shift);
-	while (t->e[s].addr && t->e[s].addr != addr)
-		s = (s + 1) & t->mask;
-	if (!t->e[s].addr)
-		t->count++;
-	t->e[s].addr = addr;
-	t->e[s].size = size;
-	return 0;
-}
-
-static void live_del(struct live *t, uint64_t addr)
+/* The slot of addr, or of the empty slot where it would go. */
+static inline size_t live_find(const struct live *t, uint64_t addr)
 {
 	size_t i = hash_slot(addr, t->shift);
-	while (t->e[i].addr != addr) {
-		if (!t->e[i].addr)
-			return; /* not ours: the bootstrap pool, or lost */
+	while (t->e[i].addr && t->e[i].addr != addr)
 		i = (i + 1) & t->mask;
-	}
+	return i;
+}
+
+static void live_del_at(struct live *t, size_t i)
+{
 	/* Backward-shift deletion keeps every probe chain unbroken. */
 	for (size_t j = (i + 1) & t->mask; t->e[j].addr;
 	     j = (j + 1) & t->mask) {
@@ -775,6 +774,51 @@ static void live_del(struct live *t, uint64_t addr)
 	}
 	t->e[i].addr = 0;
 	t->count--;
+}
+
+/* Applies one event.  With one lane left (!window), a release removes the
+ * address at once: no other lane can bring an older event for it. */
+static int live_apply(struct live *t, const struct lev *ev, int window)
+{
+	size_t i = live_find(t, ev->addr);
+	if (t->e[i].addr) {
+		if (t->e[i].seq > ev->seq)
+			return 0; /* a later event is already in */
+		if (ev->free && !window) {
+			live_del_at(t, i);
+			return 0;
+		}
+	} else {
+		if (ev->free && !window)
+			return 0; /* not ours: the bootstrap pool, or lost */
+		/* At most a quarter full while the table is small (short
+		 * probe chains: the replay's cost is in them), half full
+		 * beyond that. */
+		size_t cap = (t->mask + 1) >> (t->mask < LIVE_DENSE ? 2 : 1);
+		if (t->count + 1 > cap) {
+			if (live_grow(t))
+				return -1;
+			i = live_find(t, ev->addr);
+		}
+		t->e[i].addr = ev->addr;
+		t->count++;
+	}
+	t->e[i].seq = ev->seq;
+	t->e[i].size = ev->free ? TOMB : ev->size;
+	if (ev->free && t->ntombs < MAX_TOMBS)
+		t->tombs[t->ntombs++] = ev->addr;
+	return 0;
+}
+
+/* The end of a window: every lane is past seq w. */
+static void live_purge(struct live *t, uint64_t w)
+{
+	for (size_t k = 0; k < t->ntombs; k++) {
+		size_t i = live_find(t, t->tombs[k]);
+		if (t->e[i].addr && t->e[i].size == TOMB && t->e[i].seq <= w)
+			live_del_at(t, i);
+	}
+	t->ntombs = 0;
 }
 
 /* One varint of the record body [q, end) into v, else the lane ends. */
@@ -932,25 +976,6 @@ static int cursor_open(struct cursor *c, const struct vms_lane *l)
 	return 0;
 }
 
-/* Min-heap of cursor indices by next event seq. */
-static void heap_down(const struct cursor *cur, uint32_t *h, size_t n,
-		      size_t i)
-{
-	for (;;) {
-		size_t m = i, l = 2 * i + 1, r = l + 1;
-		if (l < n && head_seq(&cur[h[l]]) < head_seq(&cur[h[m]]))
-			m = l;
-		if (r < n && head_seq(&cur[h[r]]) < head_seq(&cur[h[m]]))
-			m = r;
-		if (m == i)
-			return;
-		uint32_t t = h[i];
-		h[i] = h[m];
-		h[m] = t;
-		i = m;
-	}
-}
-
 /* The blocks live at seq limit: s->blocks[0..s->n). */
 static int replay(struct scan *s, uint64_t limit)
 {
@@ -958,7 +983,8 @@ static int replay(struct scan *s, uint64_t limit)
 	struct cursor *cur = mem_get((nl ? nl : 1) * sizeof(*cur));
 	uint32_t *h = mem_get((nl ? nl : 1) * sizeof(uint32_t));
 	int rc = -1;
-	if (!cur || !h || live_init(&s->live, 12))
+	s->live.tombs = mem_get(MAX_TOMBS * sizeof(uint64_t));
+	if (!cur || !h || !s->live.tombs || live_init(&s->live, 12))
 		goto out;
 	size_t nh = 0;
 	for (uint32_t i = 0; i < nl; i++) {
@@ -970,29 +996,39 @@ static int replay(struct scan *s, uint64_t limit)
 		if (cur[i].count)
 			h[nh++] = i;
 	}
-	for (size_t i = nh / 2; i-- > 0;)
-		heap_down(cur, h, nh, i);
 	while (nh) {
-		struct cursor *c = &cur[h[0]];
-		const struct lev *ev = &c->ev[c->head];
-		if (ev->free)
-			live_del(&s->live, ev->addr);
-		else if (ev->addr && live_put(&s->live, ev->addr, ev->size))
-			goto out;
-		c->head++;
-		if (!--c->count && !c->done)
-			cursor_refill(s, c, limit);
-		if (!c->count)
-			h[0] = h[--nh];
-		if (nh > 1)
-			heap_down(cur, h, nh, 0);
+		/* The window: the lowest next seq of any lane + WINDOW. */
+		uint64_t w = UINT64_MAX;
+		for (size_t k = 0; k < nh; k++)
+			if (head_seq(&cur[h[k]]) < w)
+				w = head_seq(&cur[h[k]]);
+		w = w > UINT64_MAX - WINDOW ? UINT64_MAX : w + WINDOW;
+		int window = nh > 1;
+		for (size_t k = 0; k < nh;) {
+			struct cursor *c = &cur[h[k]];
+			while (c->count) {
+				const struct lev *ev = &c->ev[c->head];
+				if (ev->seq > w)
+					break;
+				if (ev->addr && live_apply(&s->live, ev, window))
+					goto out;
+				c->head++;
+				if (!--c->count && !c->done)
+					cursor_refill(s, c, limit);
+			}
+			if (c->count)
+				k++;
+			else
+				h[k] = h[--nh];
+		}
+		live_purge(&s->live, w);
 	}
 	s->blocks = mem_get((s->live.count ? s->live.count : 1) *
 			    sizeof(*s->blocks));
 	if (!s->blocks)
 		goto out;
 	for (size_t i = 0; i <= s->live.mask; i++)
-		if (s->live.e[i].addr) {
+		if (s->live.e[i].addr && s->live.e[i].size != TOMB) {
 			s->blocks[s->n].addr = s->live.e[i].addr;
 			s->blocks[s->n].size = s->live.e[i].size;
 			s->n++;
@@ -1006,6 +1042,8 @@ out:
 		}
 	mem_put(s->live.e);
 	s->live.e = NULL;
+	mem_put(s->live.tombs);
+	s->live.tombs = NULL;
 	mem_put(cur);
 	mem_put(h);
 	return rc;

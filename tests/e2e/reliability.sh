@@ -179,6 +179,36 @@ sys.exit(1 if bad else 0)
 EOF
 }
 
+# Blocks freed by another thread than the one that allocated them, whose
+# addresses come straight back to the freeing thread (examples/handoff.c):
+# the exit scan replays the logs of all threads in windows of sequence
+# numbers, not event by event, and must still find exactly the blocks the
+# program dropped; the analyzer's own replay must agree.
+t_handoff_across_threads() {
+	local items=200000 i
+	[ -n "$QUICK" ] && items=20000
+	for i in 1 2; do
+		pair "handoff$i" "$EX/handoff" 2 $items
+		local out blocks bytes
+		out=$(cat "$D/handoff$i.p.out")
+		set -- $out
+		blocks=$5 bytes=$6
+		[ "$1 $2" = "handoff ok" ] || { err "handoff: output '$out'"; return; }
+		timeout "$TIMEOUT" "$VMSPY" leaks "$REC" --json >"$REC.leaks.json" \
+			2>"$REC.leaks.err"
+		jc "$REC.leaks.json" "run $i: vmspy leaks" \
+			"definitely_lost.blocks == $blocks" \
+			"definitely_lost.bytes == $bytes" \
+			'indirectly_lost.blocks == 0' 'possibly_lost.blocks == 0' \
+			'still_reachable.blocks == 0'
+		summary "$REC" || continue
+		jc "$REC.summary.json" "run $i: vmspy summary" \
+			"heap_live_bytes_at_end == $bytes" 'clean_exit == true' \
+			'dropped == 0'
+		rm -rf "$REC"
+	done
+}
+
 # 10^4 short-lived threads, 8 at a time (examples/stress_threads.c): the
 # recorder reuses the logs of dead threads (at most 8 + 3 log files), the
 # recording stays small, and every thread's last free is there.
