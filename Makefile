@@ -10,8 +10,14 @@ OPT ?= -O2
 WARN = -Wall -Wextra -Werror
 CSTD = -std=gnu11
 BASE_CFLAGS = $(CSTD) $(OPT) -g $(WARN) -Iinclude -MMD -MP
+# The preload is linked with link-time optimization: the hot path crosses
+# files (hooks -> recorder -> log, clock, sequence numbers), and inlining
+# across them saves ~8 ns per event.  Fat objects: the unit tests link the
+# same objects without it.
+PRELOAD_LTO ?= -flto=auto -ffat-lto-objects
 PRELOAD_CFLAGS = $(BASE_CFLAGS) -fPIC -fvisibility=hidden \
-	-ftls-model=initial-exec -fno-omit-frame-pointer -D_GNU_SOURCE
+	-ftls-model=initial-exec -fno-omit-frame-pointer -D_GNU_SOURCE \
+	$(PRELOAD_LTO)
 ANALYZER_CFLAGS = $(BASE_CFLAGS) -D_GNU_SOURCE
 SAN_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer
@@ -45,7 +51,8 @@ all: $(O)/libvmspy.so $(O)/vmspy
 
 $(O)/libvmspy.so: $(PRELOAD_OBJS)
 	@echo "  LD      $@"
-	$(Q)$(CC) -shared -o $@ $^ $(PRELOAD_LIBS) -Wl,-z,nodelete
+	$(Q)$(CC) $(OPT) $(PRELOAD_LTO) -fPIC -shared -o $@ $^ $(PRELOAD_LIBS) \
+		-Wl,-z,nodelete
 
 $(O)/vmspy: $(ANALYZER_OBJS)
 	@echo "  LD      $@"
