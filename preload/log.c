@@ -14,6 +14,12 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#ifndef FALLOC_FL_KEEP_SIZE
+#define FALLOC_FL_KEEP_SIZE 0x01
+#endif
+#ifndef FALLOC_FL_PUNCH_HOLE
+#define FALLOC_FL_PUNCH_HOLE 0x02
+#endif
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
 #endif
@@ -163,4 +169,28 @@ void vms_lane_disable(struct vms_lane *l, uint64_t seq, int err)
 	l->prev_seq = seq;
 	vms_lane_commit(l, VMS_REC_DISABLED, p, n);
 	l->disabled = 1;
+}
+
+void vms_lane_trim(struct vms_lane *l, size_t slack)
+{
+	const size_t blk = 4096;
+	if (l->disabled || !l->chunk)
+		return;
+	size_t from = l->pos + VMS_LOG_TAIL_RESERVE + slack;
+	from = (from + blk - 1) & ~(blk - 1);
+	if (from >= l->chunk_size || from - VMS_LOG_TAIL_RESERVE > l->limit)
+		return;
+	char path[PATH_MAX];
+	vms_lane_path(l, path, sizeof(path));
+	int fd = vms_sys_open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	/* Records written from now on stop before the hole: past the new
+	 * limit the lane moves on to a fresh (reserved) chunk, so no store
+	 * ever needs a block the file system may not have. */
+	if (!fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+		       (off_t)(l->chunk_off + from),
+		       (off_t)(l->chunk_size - from)))
+		l->limit = from - VMS_LOG_TAIL_RESERVE;
+	vms_sys_close(fd);
 }

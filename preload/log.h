@@ -155,4 +155,11 @@ static inline void vms_lane_commit(struct vms_lane *l, unsigned type,
 /* Writes a DISABLED record into the tail reserve and disables the lane. */
 VMS_HIDDEN void vms_lane_disable(struct vms_lane *l, uint64_t seq, int err);
 
+/* At exit: gives the reserved blocks of the current chunk back to the file
+ * system past the last record plus slack bytes (rounded up to 4 KiB), and
+ * lowers the lane's limit so that later records go before the hole or to
+ * a new chunk.  Only the lane's writer may call it: its owner thread, or
+ * whoever took a lane no live thread owns. */
+VMS_HIDDEN void vms_lane_trim(struct vms_lane *l, size_t slack);
+
 #endif /* VMS_LOG_H */

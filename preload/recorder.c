@@ -1328,6 +1328,33 @@ out:
 	vms_tls.guard = 0;
 }
 
+/* At exit, the reserved zero tail of each log's current chunk goes back
+ * to the file system (vms_lane_trim), for the lanes nobody can write to
+ * concurrently: this thread's own (with room for the frees libc does after
+ * us), and those whose thread is gone, taken meanwhile so that no new
+ * thread takes them over halfway (lane_acquire). */
+#define TRIM_SLACK_OWN 8192
+static void trim_lanes(void)
+{
+	struct vms_lane *own = vms_tls.lane;
+	uint32_t n = vms_atomic_load_acquire(&nlanes);
+	if (n > MAX_LANES)
+		n = MAX_LANES;
+	if (own)
+		vms_lane_trim(own, TRIM_SLACK_OWN);
+	for (uint32_t i = 0; i < n; i++) {
+		struct vms_lane *l = &lanes[i];
+		int st = VMS_LANE_RETIRED;
+		if (l == own ||
+		    vms_atomic_load_acquire(&l->state) != VMS_LANE_RETIRED ||
+		    !vms_thread_is_dead(my_pid, l->owner_tid) ||
+		    !vms_atomic_cas_acq_rel(&l->state, &st, VMS_LANE_OWNED))
+			continue;
+		vms_lane_trim(l, 0);
+		vms_atomic_store_release(&l->state, VMS_LANE_RETIRED);
+	}
+}
+
 __attribute__((destructor)) static void vms_fini(void)
 {
 	/* A fork child that recorded nothing has no recording to finish. */
@@ -1352,6 +1379,7 @@ __attribute__((destructor)) static void vms_fini(void)
 	 * compressed now, within a bounded time; the rest stays raw. */
 	if (!still)
 		vms_compress_drain(1000);
+	trim_lanes();
 	if (!on_exit_ok)
 		vms_record_exit(0);
 	/* Recording stays on: libc frees after this (stdio, TLS). */
