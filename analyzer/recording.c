@@ -479,7 +479,9 @@ static long find_snap(const struct vms_recording *rec, uint32_t index)
 /* The text of snaps[i]: *text is the file itself (*owned, free it) or,
  * for a compressed one, rec->snapz_text (decoded with its chain of
  * references, which stays there for the next).  *truncated: a compressed
- * file cut short.  Returns 0, or -1 after vms_error. */
+ * file cut short.  Returns 0, or -1 after vms_error (quietly when a file
+ * it depends on was found unreadable before); every file of the chain
+ * found unreadable is marked failed. */
 static int snap_text(struct vms_recording *rec, size_t i, char **text,
 		     size_t *len, bool *owned, bool *truncated)
 {
@@ -512,6 +514,7 @@ static int snap_text(struct vms_recording *rec, size_t i, char **text,
 					  "cut short", rec->path,
 					  rec->snaps[chain[nr - 1].at].name,
 					  rec->snaps[at].name);
+				rec->snaps[chain[nr - 1].at].failed = true;
 				goto out;
 			}
 			prefix = rec->snapz_text;
@@ -539,11 +542,17 @@ static int snap_text(struct vms_recording *rec, size_t i, char **text,
 				       &ref, &chain[nr - 1].frame_at, &err)) {
 			vms_error("recording '%s': %s", rec->path, err);
 			free(err);
+			rec->snaps[at].failed = true;
 			goto out;
 		}
 		if (ref < 0)
 			break;
 		r = find_snap(rec, (uint32_t)ref);
+		if (r >= 0 && rec->snaps[r].failed) {
+			/* said already, for the one it depends on */
+			rec->snaps[at].failed = true;
+			goto out;
+		}
 		if ((uint64_t)ref >= rec->snaps[at].index || r < 0) {
 			vms_error("recording '%s': snapshot '%s' is compressed "
 				  "against snapshot %lld, which %s",
@@ -551,6 +560,7 @@ static int snap_text(struct vms_recording *rec, size_t i, char **text,
 				  (long long)ref,
 				  r < 0 ? "does not exist"
 					: "does not come before it");
+			rec->snaps[at].failed = true;
 			goto out;
 		}
 		if (nr >= SNAPZ_CHAIN_MAX) {
@@ -586,6 +596,7 @@ static int snap_text(struct vms_recording *rec, size_t i, char **text,
 					    &out_len, &cut, &err)) {
 			vms_error("recording '%s': %s", rec->path, err);
 			free(err);
+			rec->snaps[z->at].failed = true;
 			goto out;
 		}
 		if (cut && k) {
@@ -594,6 +605,7 @@ static int snap_text(struct vms_recording *rec, size_t i, char **text,
 				  "against '%s', which was cut short",
 				  rec->path, rec->snaps[chain[k - 1].at].name,
 				  rec->snaps[z->at].name);
+			rec->snaps[chain[k - 1].at].failed = true;
 			goto out;
 		}
 		*truncated = cut;

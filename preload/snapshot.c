@@ -11,6 +11,7 @@
 #include <link.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -529,12 +530,18 @@ void vms_take_snapshot(unsigned reason, const char *label)
 	vms_buf_u64(&pb, idx);
 	path[pb.len] = 0;
 	int zlocked = vms_config.compress && zs_try_lock();
+	/* Compressed, the file is written under a temporary name and renamed
+	 * when complete: a reader sees all of it or nothing (a frame cut
+	 * short would hide everything in it, unlike plain text). */
+	char part[PATH_MAX + 40];
+	memcpy(part, path, pb.len);
+	memcpy(part + pb.len, ".part", 6);
 	void *mem = vms_sys_mmap(NULL, BUF_SIZE, PROT_READ | PROT_WRITE,
 				 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (mem == MAP_FAILED)
 		goto unlock;
 	struct writer w = { -1, 0, zlocked, { mem, 0, BUF_SIZE, 0 }, BUF_SIZE };
-	w.fd = vms_sys_open(path,
+	w.fd = vms_sys_open(zlocked ? part : path,
 			    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
 				    O_CLOEXEC,
 			    0600);
@@ -591,6 +598,12 @@ void vms_take_snapshot(unsigned reason, const char *label)
 		flush(&w);
 	}
 	vms_sys_close(w.fd);
+	if (zlocked) {
+		if (w.failed || rename(part, path)) {
+			(void)unlink(part);
+			keep = 0;
+		}
+	}
 	if (keep) {
 		zs_drop_ref();
 		zs.ref = w.b.p;
@@ -604,9 +617,9 @@ void vms_take_snapshot(unsigned reason, const char *label)
 		vms_sys_munmap(w.b.p, w.map_len);
 	}
 	if (w.failed) {
-		/* Disk full or similar: a partial file is kept (the reader
-		 * sees it has no smaps section, or a frame cut short), no
-		 * more are attempted. */
+		/* Disk full or similar: a partial plain file is kept (the
+		 * reader sees it has no smaps section; a compressed one is
+		 * removed), no more are attempted. */
 		snapshots_failed = 1;
 	}
 unlock:

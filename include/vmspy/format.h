@@ -115,18 +115,21 @@
  * n (n < this file's number; itself plain or compressed) as a zstd
  * reference prefix (ZSTD_CCtx_refPrefix): decompress with
  * ZSTD_DCtx_refPrefix of that text, or `zstd -d --patch-from=<text of n>`.
- * Nothing follows the frame.  A frame cut short is an interrupted snapshot
- * (its decompressed prefix is what was written); any other zstd error is
- * corruption.  The recorder writes snapshots compressed whenever log
- * compression is on (VMSPY_COMPRESS), plain text when it is off or the
- * compressor is busy or fails; a reader accepts both in any mix.
+ * Nothing follows the frame.  The recorder writes a compressed snapshot as
+ * "snap.<n>.part" and renames it when complete (a partial one is removed:
+ * its number is then missing), so a reader normally never meets a frame
+ * cut short; if it does, what decodes is an interrupted snapshot, and any
+ * other zstd error is corruption.  The recorder writes snapshots
+ * compressed whenever log compression is on (VMSPY_COMPRESS), plain text
+ * when it is off or the compressor is busy or fails; a reader accepts
+ * both in any mix, and ignores "snap.<n>.part" files.
  *
  * Skipped snapshots.  Interval snapshots are skipped while the process's
  * size, resident and shared memory (/proc/self/statm) each stay within
  * max(1 MiB, 1%) of the last snapshot's, at most 59 in a row (so a quiet
  * process still gets one a minute at the default interval).  Start, exit,
- * user (vmspy_snapshot) snapshots are always taken.  Snapshot numbers stay
- * dense: a skipped snapshot has no number.
+ * user (vmspy_snapshot) snapshots are always taken.  A skipped snapshot
+ * takes no number.
  * Other header lines a reader may meet (and must skip if unknown):
  *   recorder_thread <lo hex> <hi hex>   stack of vmspy's sampler thread
  *   recorder_map <lo hex> <hi hex> <what...>   an anonymous mapping vmspy
