@@ -192,7 +192,7 @@ t_thread_churn() {
 	jc "$REC.sizes.json" "vmsdump sizes" "1234.alloc == $n" '1234.live == 0' \
 		"4321.alloc == $n" '4321.live == 0' '999.live == 1'
 	local logs kb
-	logs=$(ls "$REC" | grep -c '^log\.')
+	logs=$(ls "$REC" | grep -Ec '^log\.[0-9]+$')
 	[ "$logs" -le 11 ] || err "$logs log files for 8 concurrent threads"
 	kb=$(du -sk "$REC" | cut -f1)
 	[ "$kb" -le 16384 ] || err "recording of $n threads is $kb KiB (> 16 MiB)"
