@@ -321,6 +321,8 @@ static void own_line(uintptr_t lo, uintptr_t hi, const char *what, void *arg)
 
 static struct {
 	int lock;
+	void *work;         /* the compression context's workspace */
+	size_t work_len;
 	char *ref;          /* the text of snapshot ref_index, NULL: none */
 	size_t ref_len, ref_map;
 	uint32_t ref_index;
@@ -367,30 +369,44 @@ static int write_compressed(int fd, uint32_t index, const char *text,
 	/* The largest tables of the level (those of an unknown size), with a
 	 * window over the reference and the text: zstd shrinks both to what
 	 * it needs, never grows them past this workspace. */
-	ZSTD_compressionParameters cp =
-		ZSTD_getCParams(SNAP_ZLEVEL, ZSTD_CONTENTSIZE_UNKNOWN, 0);
 	unsigned wlog = log2_up((uint64_t)len + ref_len);
 	if (wlog < ZSTD_WINDOWLOG_MIN)
 		wlog = ZSTD_WINDOWLOG_MIN;
 	if (wlog > SNAP_WINDOW_LOG_MAX)
 		wlog = SNAP_WINDOW_LOG_MAX;
-	if (cp.windowLog < wlog)
-		cp.windowLog = wlog;
 	size_t pg = 4096;
-	size_t work = (ZSTD_estimateCCtxSize_usingCParams(cp) + pg - 1) &
-		      ~(pg - 1);
+	if (!zs.work) {
+		/* Made once and kept (its pages fault in once, not at every
+		 * snapshot): the largest tables of the level (those of an
+		 * unknown size) and the largest window.  zstd shrinks both
+		 * to what a snapshot needs, never grows them past this. */
+		ZSTD_compressionParameters cp = ZSTD_getCParams(
+			SNAP_ZLEVEL, ZSTD_CONTENTSIZE_UNKNOWN, 0);
+		cp.windowLog = SNAP_WINDOW_LOG_MAX;
+		size_t work = (ZSTD_estimateCCtxSize_usingCParams(cp) + pg -
+			       1) & ~(pg - 1);
+		void *w = vms_sys_mmap(NULL, work, PROT_READ | PROT_WRITE,
+				       MAP_PRIVATE | MAP_ANONYMOUS |
+					       MAP_NORESERVE,
+				       -1, 0);
+		if (w == MAP_FAILED)
+			return -1;
+		vms_own_add(w, work, "snapshot compressor");
+		zs.work = w;
+		zs.work_len = work;
+	}
 	size_t head = 8 + VMS_SNAPZ_INFO_MAX;
 	size_t bound = ZSTD_compressBound(len);
-	size_t map = (work + head + bound + pg - 1) & ~(pg - 1);
+	size_t map = (head + bound + pg - 1) & ~(pg - 1);
 	uint8_t *m = vms_sys_mmap(NULL, map, PROT_READ | PROT_WRITE,
 				  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
 				  -1, 0);
 	if (m == MAP_FAILED)
 		return -1;
-	vms_own_add(m, map, "snapshot compressor");
+	vms_own_add(m, map, "snapshot buffer");
 	int ret = -1;
-	uint8_t *out = m + work;
-	ZSTD_CCtx *c = ZSTD_initStaticCCtx(m, work);
+	uint8_t *out = m;
+	ZSTD_CCtx *c = ZSTD_initStaticCCtx(zs.work, zs.work_len);
 	if (!c ||
 	    ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel,
 						SNAP_ZLEVEL)) ||
@@ -639,6 +655,11 @@ void vms_snapshot_reset(void)
 	 * parent thread may have been in the middle of a snapshot). */
 	zs.lock = 0;
 	zs_drop_ref();
+	if (zs.work) {
+		vms_own_remove(zs.work);
+		vms_sys_munmap(zs.work, zs.work_len);
+		zs.work = NULL;
+	}
 	last_statm.valid = 0;
 	sampler_lo = sampler_hi = 0;
 	sampler_started = 0;
