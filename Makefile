@@ -107,7 +107,7 @@ check: deps
 	$(Q)$(MAKE) --no-print-directory all examples $(O)/vmspy-asan $(UNIT_BINS)
 	$(Q)$(MAKE) --no-print-directory unit
 	$(Q)./tests/e2e/run.sh
-	$(Q)set -e; for t in tests/e2e/leaks.sh tests/e2e/maps.sh tests/e2e/diff.sh tests/e2e/compress.sh tests/e2e/reliability.sh; do \
+	$(Q)set -e; for t in tests/e2e/leaks.sh tests/e2e/maps.sh tests/e2e/diff.sh tests/e2e/compress.sh tests/e2e/size.sh tests/e2e/reliability.sh; do \
 		echo "  E2E     $$t"; ./$$t; done
 	$(Q)./tests/fuzz/run.sh
 

@@ -436,11 +436,195 @@ void vms_recording_release(struct vms_recording *rec)
 	free(rec->meta.predecessor);
 	free(rec->logs);
 	free(rec->snaps);
+	free(rec->snapz_text);
 	if (rec->dirfd >= 0)
 		close(rec->dirfd);
 	free(rec->path);
 	memset(rec, 0, sizeof(*rec));
 	rec->dirfd = -1;
+}
+
+/* A compressed snapshot's reference chain is at most this long (the
+ * recorder starts a new chain every 64 snapshots). */
+#define SNAPZ_CHAIN_MAX 4096
+
+struct zlink {
+	size_t at;       /* index into rec->snaps */
+	char *data;      /* the file */
+	size_t len;
+	size_t frame_at; /* 0: plain text */
+};
+
+static void drop_snapz(struct vms_recording *rec)
+{
+	free(rec->snapz_text);
+	rec->snapz_text = NULL;
+	rec->snapz_len = 0;
+}
+
+static long find_snap(const struct vms_recording *rec, uint32_t index)
+{
+	size_t lo = 0, hi = rec->nr_snaps;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (rec->snaps[mid].index < index)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < rec->nr_snaps && rec->snaps[lo].index == index ? (long)lo
+								     : -1;
+}
+
+/* The text of snaps[i]: *text is the file itself (*owned, free it) or,
+ * for a compressed one, rec->snapz_text (decoded with its chain of
+ * references, which stays there for the next).  *truncated: a compressed
+ * file cut short.  Returns 0, or -1 after vms_error (quietly when a file
+ * it depends on was found unreadable before); every file of the chain
+ * found unreadable is marked failed. */
+static int snap_text(struct vms_recording *rec, size_t i, char **text,
+		     size_t *len, bool *owned, bool *truncated)
+{
+	struct zlink *chain = NULL;
+	size_t nr = 0, alloc = 0;
+	size_t at = i;
+	const char *prefix = NULL;
+	size_t prefix_len = 0;
+	int ret = -1;
+	char *err;
+
+	*truncated = false;
+	*owned = false;
+	for (;;) {
+		struct zlink z = { at, NULL, 0, 0 };
+		int64_t ref;
+		long r;
+
+		if (rec->snapz_text && rec->snapz_at == at) {
+			if (!nr) {
+				*text = rec->snapz_text;
+				*len = rec->snapz_len;
+				*truncated = rec->snapz_cut;
+				ret = 0;
+				goto out;
+			}
+			if (rec->snapz_cut) {
+				vms_error("recording '%s': snapshot '%s' is "
+					  "compressed against '%s', which was "
+					  "cut short", rec->path,
+					  rec->snaps[chain[nr - 1].at].name,
+					  rec->snaps[at].name);
+				rec->snaps[chain[nr - 1].at].failed = true;
+				goto out;
+			}
+			prefix = rec->snapz_text;
+			prefix_len = rec->snapz_len;
+			break;
+		}
+		if (read_file_at(rec, rec->snaps[at].name, SNAP_MAX, &z.data,
+				 &z.len))
+			goto out;
+		VMS_GROW(chain, alloc, nr + 1);
+		chain[nr++] = z;
+		if (!vms_snapshot_is_compressed(z.data, z.len)) {
+			if (nr == 1) {
+				/* plain text: the file is the text */
+				*text = z.data;
+				*len = z.len;
+				*owned = true;
+				chain[0].data = NULL;
+				ret = 0;
+				goto out;
+			}
+			break;
+		}
+		if (vms_snapshot_zinfo(rec->snaps[at].name, z.data, z.len,
+				       &ref, &chain[nr - 1].frame_at, &err)) {
+			vms_error("recording '%s': %s", rec->path, err);
+			free(err);
+			rec->snaps[at].failed = true;
+			goto out;
+		}
+		if (ref < 0)
+			break;
+		r = find_snap(rec, (uint32_t)ref);
+		if (r >= 0 && rec->snaps[r].failed) {
+			/* said already, for the one it depends on */
+			rec->snaps[at].failed = true;
+			goto out;
+		}
+		if ((uint64_t)ref >= rec->snaps[at].index || r < 0) {
+			vms_error("recording '%s': snapshot '%s' is compressed "
+				  "against snapshot %lld, which %s",
+				  rec->path, rec->snaps[at].name,
+				  (long long)ref,
+				  r < 0 ? "does not exist"
+					: "does not come before it");
+			rec->snaps[at].failed = true;
+			goto out;
+		}
+		if (nr >= SNAPZ_CHAIN_MAX) {
+			vms_error("recording '%s': snapshot '%s': more than %d "
+				  "references in a row", rec->path,
+				  rec->snaps[i].name, SNAPZ_CHAIN_MAX);
+			goto out;
+		}
+		at = (size_t)r;
+	}
+	/* Decode from the oldest: each text is the next one's reference. */
+	for (size_t k = nr; k-- > 0;) {
+		struct zlink *z = &chain[k];
+		char *out;
+		size_t out_len;
+		bool cut;
+
+		if (!z->frame_at) {
+			/* a plain text reference */
+			drop_snapz(rec);
+			rec->snapz_text = z->data;
+			rec->snapz_len = z->len;
+			rec->snapz_at = z->at;
+			rec->snapz_cut = false;
+			z->data = NULL;
+			prefix = rec->snapz_text;
+			prefix_len = rec->snapz_len;
+			continue;
+		}
+		if (vms_snapshot_decompress(rec->snaps[z->at].name, z->data,
+					    z->len, z->frame_at, prefix,
+					    prefix_len, SNAP_MAX, &out,
+					    &out_len, &cut, &err)) {
+			vms_error("recording '%s': %s", rec->path, err);
+			free(err);
+			rec->snaps[z->at].failed = true;
+			goto out;
+		}
+		if (cut && k) {
+			free(out);
+			vms_error("recording '%s': snapshot '%s' is compressed "
+				  "against '%s', which was cut short",
+				  rec->path, rec->snaps[chain[k - 1].at].name,
+				  rec->snaps[z->at].name);
+			rec->snaps[chain[k - 1].at].failed = true;
+			goto out;
+		}
+		*truncated = cut;
+		drop_snapz(rec);
+		rec->snapz_text = out;
+		rec->snapz_len = out_len;
+		rec->snapz_at = z->at;
+		rec->snapz_cut = cut;
+		prefix = out;
+		prefix_len = out_len;
+	}
+	*text = rec->snapz_text;
+	*len = rec->snapz_len;
+	ret = 0;
+out:
+	for (size_t k = 0; k < nr; k++)
+		free(chain[k].data);
+	free(chain);
+	return ret;
 }
 
 const struct vms_snapshot *vms_recording_snapshot(struct vms_recording *rec,
@@ -450,21 +634,38 @@ const struct vms_snapshot *vms_recording_snapshot(struct vms_recording *rec,
 	int want = want_smaps ? 2 : 1;
 	char *text, *err;
 	size_t len;
+	bool owned, truncated;
 
 	if (sf->loaded >= want)
 		return &sf->snap;
+	if (sf->failed)
+		return NULL;
 	vms_snapshot_release(&sf->snap);
 	sf->loaded = 0;
-	if (read_file_at(rec, sf->name, SNAP_MAX, &text, &len))
-		return NULL;
-	if (vms_snapshot_parse(&sf->snap, sf->name, text, len, want_smaps,
-			       &err)) {
-		vms_error("recording '%s': %s", rec->path, err);
-		free(err);
-		free(text);
+	if (snap_text(rec, i, &text, &len, &owned, &truncated)) {
+		sf->failed = true;
 		return NULL;
 	}
-	free(text);
+	if (vms_snapshot_parse(&sf->snap, sf->name, text, len, want_smaps,
+			       &err)) {
+		if (truncated)
+			vms_error("recording '%s': snapshot '%s' is compressed "
+				  "and cut short before its first lines (the "
+				  "process was stopped while writing it)",
+				  rec->path, sf->name);
+		else
+			vms_error("recording '%s': %s", rec->path, err);
+		free(err);
+		if (owned)
+			free(text);
+		sf->failed = true;
+		return NULL;
+	}
+	if (owned)
+		free(text);
+	/* A compressed file cut short: what it holds is a prefix. */
+	if (truncated)
+		sf->snap.interrupted = true;
 	sf->snap.index = sf->index;
 	sf->loaded = want;
 	return &sf->snap;

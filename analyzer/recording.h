@@ -66,6 +66,7 @@ struct vms_snapfile {
 	uint32_t index;             /* n of snap.<n> */
 	char name[24];
 	int loaded;                 /* 0 no, 1 header only, 2 with smaps */
+	bool failed;                /* unreadable, said once */
 	struct vms_snapshot snap;
 };
 
@@ -78,6 +79,12 @@ struct vms_recording {
 	struct vms_snapfile *snaps; /* sorted by index */
 	size_t nr_snaps;
 	bool has_leaks_file;
+	/* The text of the last compressed snapshot decoded (the reference of
+	 * the next one): snaps[snapz_at], snapz_len bytes; NULL: none. */
+	char *snapz_text;
+	size_t snapz_len;
+	size_t snapz_at;
+	bool snapz_cut;             /* that file was cut short */
 };
 
 /* Open the recording at `path`.  On failure: -1 after a one-line vms_error
@@ -88,7 +95,8 @@ void vms_recording_release(struct vms_recording *rec);
 /* Parse snaps[i] (once; results are cached in rec->snaps[i].snap).  With
  * want_smaps false only the header, modules, segments and pagemap lines
  * are parsed.  Returns the snapshot, or NULL after vms_error naming the
- * recording, the file and the byte offset. */
+ * recording, the file and the byte offset (said once: later calls for the
+ * same file return NULL quietly). */
 const struct vms_snapshot *vms_recording_snapshot(struct vms_recording *rec,
 						  size_t i, bool want_smaps);
 

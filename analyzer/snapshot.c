@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <zstd.h>
 
 #include "vmspy/format.h"
 #include "util.h"
@@ -474,4 +475,157 @@ void vms_snapshot_release(struct vms_snapshot *snap)
 	free(snap->reason_name);
 	free(snap->label);
 	memset(snap, 0, sizeof(*snap));
+}
+
+/* ---- compressed snapshot files ------------------------------------------ */
+
+static int zfail(const char *name, size_t at, const char *what,
+		 const char *detail, char **err)
+{
+	struct vms_strbuf b = VMS_STRBUF_INIT;
+	vms_strbuf_addf(&b, "snapshot '%s' corrupt at offset %zu: %s%s%s", name,
+			at, what, detail ? ": " : "", detail ? detail : "");
+	*err = b.s;
+	return -1;
+}
+
+static uint32_t get_u32le(const char *p)
+{
+	const unsigned char *u = (const unsigned char *)p;
+	return (uint32_t)u[0] | (uint32_t)u[1] << 8 | (uint32_t)u[2] << 16 |
+	       (uint32_t)u[3] << 24;
+}
+
+bool vms_snapshot_is_compressed(const char *data, size_t len)
+{
+	return len >= 4 && get_u32le(data) == VMS_SNAPZ_SKIPPABLE;
+}
+
+int vms_snapshot_zinfo(const char *name, const char *data, size_t len,
+		       int64_t *ref, size_t *frame_at, char **err)
+{
+	struct span info, line, key;
+	uint32_t ilen;
+	bool have_ref = false, first = true;
+
+	*err = NULL;
+	*ref = -1;
+	if (len < 8 || !vms_snapshot_is_compressed(data, len))
+		return zfail(name, 0, "no compressed snapshot header", NULL,
+			     err);
+	ilen = get_u32le(data + 4);
+	if (ilen > len - 8)
+		return zfail(name, 4, "info frame longer than the file", NULL,
+			     err);
+	info.p = data + 8;
+	info.n = ilen;
+	while (info.n) {
+		const char *nl = memchr(info.p, '\n', info.n);
+		size_t at = (size_t)(info.p - data);
+		uint64_t v;
+		if (!nl)
+			return zfail(name, at, "unterminated info line", NULL,
+				     err);
+		line.p = info.p;
+		line.n = (size_t)(nl - info.p);
+		info.p = nl + 1;
+		info.n -= line.n + 1;
+		if (first) {
+			if (!span_eq(line, VMS_SNAPZ_MAGIC_LINE))
+				return zfail(name, at, "info does not start "
+					     "with '" VMS_SNAPZ_MAGIC_LINE "'",
+					     NULL, err);
+			first = false;
+			continue;
+		}
+		key = take_word(&line);
+		if (!span_eq(key, "ref"))
+			continue; /* room for later versions */
+		if (line.n && *line.p == ' ') {
+			line.p++;
+			line.n--;
+		}
+		if (span_eq(line, "-")) {
+			*ref = -1;
+		} else if (parse_num(line, 10, &v) || v > UINT32_MAX) {
+			return zfail(name, at, "bad ref line", NULL, err);
+		} else {
+			*ref = (int64_t)v;
+		}
+		have_ref = true;
+	}
+	if (first || !have_ref)
+		return zfail(name, 8, first ? "empty info frame"
+					    : "info frame without a ref line",
+			     NULL, err);
+	*frame_at = 8 + (size_t)ilen;
+	return 0;
+}
+
+int vms_snapshot_decompress(const char *name, const char *data, size_t len,
+			    size_t frame_at, const char *ref, size_t ref_len,
+			    size_t max, char **out, size_t *out_len,
+			    bool *truncated, char **err)
+{
+	ZSTD_DCtx *d = ZSTD_createDCtx();
+	ZSTD_inBuffer in = { data + frame_at, len - frame_at, 0 };
+	size_t cap = 256 * 1024, n = 0, r = 1;
+	char *buf = NULL;
+	int ret = -1;
+
+	*err = NULL;
+	*truncated = false;
+	if (!d)
+		vms_die("out of memory");
+	/* The content size in the frame header is a hint only (the input is
+	 * hostile): the buffer grows with what really comes out. */
+	if (ZSTD_isError(ZSTD_DCtx_setParameter(d, ZSTD_d_windowLogMax, 27)) ||
+	    (ref && ZSTD_isError(ZSTD_DCtx_refPrefix(d, ref, ref_len)))) {
+		zfail(name, frame_at, "cannot set up the decompressor", NULL,
+		      err);
+		goto out;
+	}
+	buf = xmalloc(cap + 1);
+	while (r) {
+		ZSTD_outBuffer o = { buf, cap, n };
+		size_t before = in.pos;
+		r = ZSTD_decompressStream(d, &o, &in);
+		n = o.pos;
+		if (ZSTD_isError(r)) {
+			zfail(name, frame_at + before, "compressed data",
+			      ZSTD_getErrorName(r), err);
+			goto out;
+		}
+		if (n == cap) {
+			if (cap >= max) {
+				zfail(name, frame_at, "decompresses to more "
+				      "than the snapshot size limit", NULL,
+				      err);
+				goto out;
+			}
+			cap = cap * 2 < max ? cap * 2 : max;
+			buf = xrealloc(buf, cap + 1);
+			continue;
+		}
+		if (r && in.pos == in.size) {
+			/* All input used, the frame not finished: the
+			 * recorder was stopped while writing the file. */
+			*truncated = true;
+			break;
+		}
+	}
+	if (!*truncated && in.pos != in.size) {
+		zfail(name, frame_at + in.pos, "bytes after the compressed frame",
+		      NULL, err);
+		goto out;
+	}
+	buf[n] = '\0';
+	*out = buf;
+	*out_len = n;
+	buf = NULL;
+	ret = 0;
+out:
+	free(buf);
+	ZSTD_freeDCtx(d);
+	return ret;
 }

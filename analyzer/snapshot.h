@@ -107,4 +107,27 @@ int vms_snapshot_parse(struct vms_snapshot *snap, const char *name,
 		       char **err);
 void vms_snapshot_release(struct vms_snapshot *snap);
 
+/* Compressed snapshot files (format.h, "Compressed snapshots"). */
+
+/* True when the file data starts like a compressed snapshot. */
+bool vms_snapshot_is_compressed(const char *data, size_t len);
+
+/* Reads the info frame of a compressed snapshot: *ref is the number of
+ * the snapshot whose text is the reference, -1 for none; *frame_at is the
+ * offset of the zstd frame.  Returns 0, or -1 with *err set as for
+ * vms_snapshot_parse. */
+int vms_snapshot_zinfo(const char *name, const char *data, size_t len,
+		       int64_t *ref, size_t *frame_at, char **err);
+
+/* Decompresses the zstd frame at data + frame_at (the rest of the file)
+ * with ref[0, ref_len) as its reference prefix (ref NULL: none) into a
+ * malloc'd, NUL-terminated *out of *out_len bytes, at most max.  A frame
+ * cut short is not an error: *truncated is set and *out holds what was
+ * decoded.  Returns 0, or -1 with *err set (corrupt data, a wrong
+ * reference, trailing bytes, more than max). */
+int vms_snapshot_decompress(const char *name, const char *data, size_t len,
+			    size_t frame_at, const char *ref, size_t ref_len,
+			    size_t max, char **out, size_t *out_len,
+			    bool *truncated, char **err);
+
 #endif /* VMSPY_SNAPSHOT_H */

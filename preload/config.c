@@ -78,6 +78,7 @@ void vms_config_load(void)
 	struct vms_config *c = &vms_config;
 	c->depth = num("VMSPY_DEPTH", 64, 1, 256);
 	c->interval_ms = num("VMSPY_INTERVAL_MS", 1000, 0, 3600000);
+	c->snap_skip = flag("VMSPY_SNAP_SKIP", 1);
 	c->follow = flag("VMSPY_FOLLOW", 1);
 	c->quiet = flag("VMSPY_QUIET", 0);
 	c->leak_scan = flag("VMSPY_LEAK_SCAN", 1);

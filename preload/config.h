@@ -17,6 +17,8 @@ struct vms_config {
 	char out[PATH_MAX];  /* VMSPY_OUT, made absolute; "" = default name */
 	unsigned depth;      /* VMSPY_DEPTH, 1..256, default 64 */
 	unsigned interval_ms; /* VMSPY_INTERVAL_MS, 0 = off, default 1000 */
+	int snap_skip;        /* VMSPY_SNAP_SKIP: skip interval snapshots
+			       * when statm did not move (snapshot.c) */
 	int follow;          /* VMSPY_FOLLOW, default 1 */
 	int quiet;           /* VMSPY_QUIET, default 0 */
 	int leak_scan;       /* VMSPY_LEAK_SCAN, default 1 */

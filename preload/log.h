@@ -56,6 +56,7 @@ struct vms_lane {
 	uint8_t *chunk;     /* current chunk mapping, or NULL */
 	size_t pos;         /* next record offset in the chunk */
 	size_t limit;       /* end of usable room in the chunk */
+	size_t reserved;    /* bytes of the chunk with blocks reserved */
 	uint64_t chunk_off; /* file offset of the chunk */
 	size_t chunk_size;
 	uint64_t prev_seq;  /* delta state, see format.h */
@@ -154,5 +155,18 @@ static inline void vms_lane_commit(struct vms_lane *l, unsigned type,
 
 /* Writes a DISABLED record into the tail reserve and disables the lane. */
 VMS_HIDDEN void vms_lane_disable(struct vms_lane *l, uint64_t seq, int err);
+
+/* At exit: gives the reserved blocks of the current chunk back to the file
+ * system past the last record plus slack bytes (rounded up to 4 KiB), and
+ * lowers the lane's limit so that later records go before the hole or to
+ * a new chunk.  Only the lane's writer may call it: its owner thread, or
+ * whoever took a lane no live thread owns. */
+VMS_HIDDEN void vms_lane_trim(struct vms_lane *l, size_t slack);
+
+/* At exit: seals the current chunk (so the compressor can take it) and
+ * moves the lane on to a new one with a page reserved; the sealed chunk's
+ * zero tail is given back.  Same callers as vms_lane_trim.  0, or -1 with
+ * nothing changed. */
+VMS_HIDDEN int vms_lane_seal(struct vms_lane *l);
 
 #endif /* VMS_LOG_H */

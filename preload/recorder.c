@@ -1328,6 +1328,42 @@ out:
 	vms_tls.guard = 0;
 }
 
+/* At exit, each log's current chunk stops taking disk it does not use,
+ * for the lanes nobody can write to concurrently: this thread's own (with
+ * room for the frees libc does after us), and those whose thread is gone,
+ * taken meanwhile so that no new thread takes them over halfway
+ * (lane_acquire).  With compression on, a chunk with more than SEAL_MIN
+ * bytes of records is sealed for the compressor (vms_lane_seal); otherwise
+ * its reserved zero tail is punched (vms_lane_trim). */
+#define TRIM_SLACK_OWN 8192
+#define SEAL_MIN (16 * 1024)
+static void finish_lane(struct vms_lane *l, int seal, size_t slack)
+{
+	if (!seal || l->pos < SEAL_MIN || vms_lane_seal(l))
+		vms_lane_trim(l, slack);
+}
+
+static void finish_lanes(int seal)
+{
+	struct vms_lane *own = vms_tls.lane;
+	uint32_t n = vms_atomic_load_acquire(&nlanes);
+	if (n > MAX_LANES)
+		n = MAX_LANES;
+	if (own)
+		finish_lane(own, seal, TRIM_SLACK_OWN);
+	for (uint32_t i = 0; i < n; i++) {
+		struct vms_lane *l = &lanes[i];
+		int st = VMS_LANE_RETIRED;
+		if (l == own ||
+		    vms_atomic_load_acquire(&l->state) != VMS_LANE_RETIRED ||
+		    !vms_thread_is_dead(my_pid, l->owner_tid) ||
+		    !vms_atomic_cas_acq_rel(&l->state, &st, VMS_LANE_OWNED))
+			continue;
+		finish_lane(l, seal, 0);
+		vms_atomic_store_release(&l->state, VMS_LANE_RETIRED);
+	}
+}
+
 __attribute__((destructor)) static void vms_fini(void)
 {
 	/* A fork child that recorded nothing has no recording to finish. */
@@ -1350,6 +1386,7 @@ __attribute__((destructor)) static void vms_fini(void)
 			 (char *)NULL);
 	/* What was sealed and not compressed yet (usually a chunk or two):
 	 * compressed now, within a bounded time; the rest stays raw. */
+	finish_lanes(!still && vms_compress_enabled());
 	if (!still)
 		vms_compress_drain(1000);
 	if (!on_exit_ok)

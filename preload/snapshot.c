@@ -11,9 +11,13 @@
 #include <link.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+
+#define ZSTD_STATIC_LINKING_ONLY
+#include <zstd.h>
 
 #include "compress.h"
 #include "config.h"
@@ -31,15 +35,6 @@ static int sampler_started;
  * vms_snapshot_close): seq_cst both, so a snapshot that starts either sees
  * the switch or is seen by the closer. */
 static int snaps_busy, snaps_closed;
-
-void vms_snapshot_reset(void)
-{
-	snaps_busy = snaps_closed = 0;
-	snap_count = 0;
-	snapshots_failed = 0;
-	sampler_lo = sampler_hi = 0;
-	sampler_started = 0;
-}
 
 /* ---- build-ids ---------------------------------------------------------- */
 
@@ -107,14 +102,34 @@ void vms_module_build_id(uintptr_t bias, char out[VMS_BUILD_ID_HEX])
 
 /* ---- snapshot files ----------------------------------------------------- */
 
+/* The text is built in one buffer.  Streaming (grow 0): a full buffer is
+ * written to the file as plain text.  Compressing (grow 1): the buffer
+ * grows instead and holds the whole text, compressed at the end; when it
+ * cannot grow, the writer falls back to streaming plain text. */
 struct writer {
 	int fd;
 	int failed;
+	int grow;
 	struct vms_buf b;
+	size_t map_len;     /* bytes mapped at b.p */
 };
 
 static void flush(struct writer *w)
 {
+	if (w->grow) {
+		size_t len = w->map_len * 2;
+		void *p = vms_sys_mremap(w->b.p, w->map_len, len,
+					 MREMAP_MAYMOVE, NULL);
+		if (p != MAP_FAILED) {
+			vms_own_remove(w->b.p);
+			vms_own_add(p, len, "snapshot buffer");
+			w->b.p = p;
+			w->b.cap = len;
+			w->map_len = len;
+			return;
+		}
+		w->grow = 0; /* plain text from here on, the same bytes */
+	}
 	if (w->b.len && !w->failed && vms_write_all(w->fd, w->b.p, w->b.len))
 		w->failed = 1;
 	w->b.len = 0;
@@ -289,6 +304,220 @@ static void own_line(uintptr_t lo, uintptr_t hi, const char *what, void *arg)
 	vms_buf_str(b, "\n");
 }
 
+/* ---- compression ---------------------------------------------------------
+ *
+ * A snapshot is compressed against the text of the one before it (zstd's
+ * reference prefix): smaps hardly changes between two snapshots, so a
+ * second one costs a kilobyte or two instead of ~10 (format.h, "Compressed
+ * snapshots").  One snapshot at a time does so (a try-lock: a snapshot that
+ * finds another one in progress writes plain text, it never waits); the
+ * text of the last one written stays mapped as the next one's reference. */
+
+/* Every KEY_EVERY-th compressed snapshot has no reference: a reader that
+ * wants one snapshot decompresses at most that many. */
+#define KEY_EVERY 64
+#define SNAP_ZLEVEL 1 /* as small as 3 with a reference, 1.5x faster */
+#define SNAP_WINDOW_LOG_MAX 27 /* what a decoder accepts by default */
+
+static struct {
+	int lock;
+	void *work;         /* the compression context's workspace */
+	size_t work_len;
+	char *ref;          /* the text of snapshot ref_index, NULL: none */
+	size_t ref_len, ref_map;
+	uint32_t ref_index;
+	uint32_t chain;     /* references since the last snapshot without */
+} zs;
+
+static int zs_try_lock(void)
+{
+	int free_ = 0;
+	return vms_atomic_cas_acq_rel(&zs.lock, &free_, 1);
+}
+
+static void zs_drop_ref(void)
+{
+	if (zs.ref) {
+		vms_own_remove(zs.ref);
+		vms_sys_munmap(zs.ref, zs.ref_map);
+	}
+	zs.ref = NULL;
+	zs.ref_len = zs.ref_map = 0;
+	zs.chain = 0;
+}
+
+static unsigned log2_up(uint64_t v)
+{
+	unsigned l = 0;
+	while (l < 63 && ((uint64_t)1 << l) < v)
+		l++;
+	return l;
+}
+
+/* Writes text[0, len) to fd as a compressed snapshot: a skippable frame
+ * naming the reference, then one zstd frame.  Returns 0, or -1 with
+ * nothing written (then the caller writes plain text). */
+static int write_compressed(int fd, uint32_t index, const char *text,
+			    size_t len, int *write_failed)
+{
+	const char *ref = NULL;
+	size_t ref_len = 0;
+	if (zs.ref && zs.chain + 1 < KEY_EVERY && zs.ref_index < index) {
+		ref = zs.ref;
+		ref_len = zs.ref_len;
+	}
+	/* The largest tables of the level (those of an unknown size), with a
+	 * window over the reference and the text: zstd shrinks both to what
+	 * it needs, never grows them past this workspace. */
+	unsigned wlog = log2_up((uint64_t)len + ref_len);
+	if (wlog < ZSTD_WINDOWLOG_MIN)
+		wlog = ZSTD_WINDOWLOG_MIN;
+	if (wlog > SNAP_WINDOW_LOG_MAX)
+		wlog = SNAP_WINDOW_LOG_MAX;
+	size_t pg = 4096;
+	if (!zs.work) {
+		/* Made once and kept (its pages fault in once, not at every
+		 * snapshot): the largest tables of the level (those of an
+		 * unknown size) and the largest window.  zstd shrinks both
+		 * to what a snapshot needs, never grows them past this. */
+		ZSTD_compressionParameters cp = ZSTD_getCParams(
+			SNAP_ZLEVEL, ZSTD_CONTENTSIZE_UNKNOWN, 0);
+		cp.windowLog = SNAP_WINDOW_LOG_MAX;
+		size_t work = (ZSTD_estimateCCtxSize_usingCParams(cp) + pg -
+			       1) & ~(pg - 1);
+		void *w = vms_sys_mmap(NULL, work, PROT_READ | PROT_WRITE,
+				       MAP_PRIVATE | MAP_ANONYMOUS |
+					       MAP_NORESERVE,
+				       -1, 0);
+		if (w == MAP_FAILED)
+			return -1;
+		vms_own_add(w, work, "snapshot compressor");
+		zs.work = w;
+		zs.work_len = work;
+	}
+	size_t head = 8 + VMS_SNAPZ_INFO_MAX;
+	size_t bound = ZSTD_compressBound(len);
+	size_t map = (head + bound + pg - 1) & ~(pg - 1);
+	uint8_t *m = vms_sys_mmap(NULL, map, PROT_READ | PROT_WRITE,
+				  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+				  -1, 0);
+	if (m == MAP_FAILED)
+		return -1;
+	vms_own_add(m, map, "snapshot buffer");
+	int ret = -1;
+	uint8_t *out = m;
+	ZSTD_CCtx *c = ZSTD_initStaticCCtx(zs.work, zs.work_len);
+	if (!c ||
+	    ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel,
+						SNAP_ZLEVEL)) ||
+	    ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_windowLog,
+						(int)wlog)) ||
+	    ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_checksumFlag, 1)) ||
+	    ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_contentSizeFlag,
+						1)) ||
+	    (ref && ZSTD_isError(ZSTD_CCtx_refPrefix(c, ref, ref_len))))
+		goto out;
+	/* The skippable frame: "vmspy-snapshot-z 1\nref <n>|-\n". */
+	struct vms_buf info = { (char *)out + 8, 0, VMS_SNAPZ_INFO_MAX, 0 };
+	vms_buf_str(&info, VMS_SNAPZ_MAGIC_LINE "\nref ");
+	if (ref)
+		vms_buf_u64(&info, zs.ref_index);
+	else
+		vms_buf_str(&info, "-");
+	vms_buf_str(&info, "\n");
+	if (info.overflow)
+		goto out;
+	uint32_t v = VMS_SNAPZ_SKIPPABLE;
+	memcpy(out, &v, 4);
+	v = (uint32_t)info.len;
+	memcpy(out + 4, &v, 4);
+	size_t n = ZSTD_compress2(c, out + 8 + info.len, bound, text, len);
+	if (ZSTD_isError(n))
+		goto out;
+	ret = 0;
+	if (vms_write_all(fd, out, 8 + info.len + n))
+		*write_failed = 1;
+	else
+		zs.chain = ref ? zs.chain + 1 : 0;
+out:
+	vms_own_remove(m);
+	vms_sys_munmap(m, map);
+	return ret;
+}
+
+/* ---- when a periodic snapshot is worth it -------------------------------
+ *
+ * An interval snapshot is skipped when /proc/self/statm says nothing moved
+ * since the last snapshot taken (of any reason): virtual size, resident
+ * and shared resident memory each within max(1 MiB, 1%) of what they
+ * were.  At most SKIP_MAX in a row are skipped.  Start, exit and
+ * vmspy_snapshot() snapshots are always taken. */
+#define SKIP_MAX 59
+#define SKIP_MIN_PAGES 256
+
+static struct {
+	uint64_t v[3];      /* statm size, resident, shared (pages) */
+	int valid;
+	uint32_t skipped;
+} last_statm;
+
+static int read_statm(uint64_t v[3])
+{
+	char buf[256];
+	int fd = vms_sys_open("/proc/self/statm", O_RDONLY | O_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	ssize_t n = vms_sys_read(fd, buf, sizeof(buf) - 1);
+	vms_sys_close(fd);
+	if (n <= 0)
+		return -1;
+	const char *p = buf, *end = buf + n;
+	for (int i = 0; i < 3; i++) {
+		uint64_t x = 0;
+		if (p >= end || *p < '0' || *p > '9')
+			return -1;
+		while (p < end && *p >= '0' && *p <= '9')
+			x = x * 10 + (uint64_t)(*p++ - '0');
+		v[i] = x;
+		if (p < end && *p == ' ')
+			p++;
+	}
+	return 0;
+}
+
+static int moved(uint64_t was, uint64_t now)
+{
+	uint64_t d = now > was ? now - was : was - now;
+	uint64_t thr = was / 100 > SKIP_MIN_PAGES ? was / 100 : SKIP_MIN_PAGES;
+	return d >= thr;
+}
+
+/* 1 when an interval snapshot now would add nothing (and counts it). */
+static int skip_interval(void)
+{
+	uint64_t v[3];
+	if (!last_statm.valid || last_statm.skipped >= SKIP_MAX ||
+	    read_statm(v))
+		return 0;
+	for (int i = 0; i < 3; i++)
+		if (moved(last_statm.v[i], v[i]))
+			return 0;
+	last_statm.skipped++;
+	return 1;
+}
+
+static void note_statm(void)
+{
+	uint64_t v[3];
+	if (read_statm(v)) {
+		last_statm.valid = 0;
+		return;
+	}
+	memcpy(last_statm.v, v, sizeof(v));
+	last_statm.valid = 1;
+	last_statm.skipped = 0;
+}
+
 void vms_take_snapshot(unsigned reason, const char *label)
 {
 	if (!vms_recorder_ready() || snapshots_failed ||
@@ -300,6 +529,13 @@ void vms_take_snapshot(unsigned reason, const char *label)
 		return;
 	}
 	int saved = errno;
+	/* Only the sampler thread takes interval snapshots: last_statm is
+	 * its own (the others only write it, a race that costs at most one
+	 * snapshot more or less). */
+	if (reason == VMS_SNAP_INTERVAL && vms_config.snap_skip &&
+	    skip_interval())
+		goto out;
+	note_statm();
 	uint64_t seq = vms_seq_barrier();
 	uint64_t now = vms_now_ns();
 	uint32_t idx = vms_atomic_add_relaxed(&snap_count, 1);
@@ -309,18 +545,25 @@ void vms_take_snapshot(unsigned reason, const char *label)
 	vms_buf_str(&pb, "/snap.");
 	vms_buf_u64(&pb, idx);
 	path[pb.len] = 0;
+	int zlocked = vms_config.compress && zs_try_lock();
+	/* Compressed, the file is written under a temporary name and renamed
+	 * when complete: a reader sees all of it or nothing (a frame cut
+	 * short would hide everything in it, unlike plain text). */
+	char part[PATH_MAX + 40];
+	memcpy(part, path, pb.len);
+	memcpy(part + pb.len, ".part", 6);
 	void *mem = vms_sys_mmap(NULL, BUF_SIZE, PROT_READ | PROT_WRITE,
 				 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (mem == MAP_FAILED)
-		goto out;
-	struct writer w = { -1, 0, { mem, 0, BUF_SIZE, 0 } };
-	w.fd = vms_sys_open(path,
+		goto unlock;
+	struct writer w = { -1, 0, zlocked, { mem, 0, BUF_SIZE, 0 }, BUF_SIZE };
+	w.fd = vms_sys_open(zlocked ? part : path,
 			    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
 				    O_CLOEXEC,
 			    0600);
 	if (w.fd < 0) {
 		vms_sys_munmap(mem, BUF_SIZE);
-		goto out;
+		goto unlock;
 	}
 	struct vms_buf *b = &w.b;
 	vms_buf_str(b, "vmspy-snapshot 1\nseq ");
@@ -353,18 +596,73 @@ void vms_take_snapshot(unsigned reason, const char *label)
 	need(&w, 16);
 	vms_buf_str(b, "smaps\n");
 	copy_file(&w, "/proc/self/smaps");
-	flush(&w);
+	int keep = 0;
+	size_t text_len = w.b.len;
+	if (w.grow && !w.failed) {
+		/* The whole text is in the buffer: compressed, or written
+		 * plain when the compressor cannot have it. */
+		w.grow = 0;
+		if (write_compressed(w.fd, idx, w.b.p, text_len, &w.failed)) {
+			zs.chain = 0;
+			flush(&w);
+		}
+		/* This text is the next one's reference, even written
+		 * plain: a reader has it either way. */
+		keep = !w.failed;
+	} else {
+		w.grow = 0;
+		flush(&w);
+	}
 	vms_sys_close(w.fd);
-	vms_own_remove(mem);
+	if (zlocked) {
+		if (w.failed || rename(part, path)) {
+			(void)unlink(part);
+			keep = 0;
+		}
+	}
+	if (keep) {
+		zs_drop_ref();
+		zs.ref = w.b.p;
+		zs.ref_len = text_len;
+		zs.ref_map = w.map_len;
+		zs.ref_index = idx;
+		vms_own_remove(zs.ref);
+		vms_own_add(zs.ref, zs.ref_map, "snapshot reference");
+	} else {
+		vms_own_remove(w.b.p);
+		vms_sys_munmap(w.b.p, w.map_len);
+	}
 	if (w.failed) {
-		/* Disk full or similar: a partial file is kept (the reader
-		 * sees it has no smaps section), no more are attempted. */
+		/* Disk full or similar: a partial plain file is kept (the
+		 * reader sees it has no smaps section; a compressed one is
+		 * removed), no more are attempted. */
 		snapshots_failed = 1;
 	}
-	vms_sys_munmap(mem, BUF_SIZE);
+unlock:
+	if (zlocked)
+		vms_atomic_store_release(&zs.lock, 0);
 out:
 	errno = saved;
 	__atomic_sub_fetch(&snaps_busy, 1, __ATOMIC_SEQ_CST);
+}
+
+void vms_snapshot_reset(void)
+{
+	snaps_busy = snaps_closed = 0;
+	snap_count = 0;
+	snapshots_failed = 0;
+	/* The parent's reference text belongs to its own recording (and a
+	 * parent thread may have been in the middle of a snapshot). */
+	zs.lock = 0;
+	zs_drop_ref();
+	if (zs.work) {
+		vms_own_remove(zs.work);
+		vms_sys_munmap(zs.work, zs.work_len);
+		zs.work = NULL;
+	}
+	last_statm.valid = 0;
+	sampler_lo = sampler_hi = 0;
+	sampler_started = 0;
 }
 
 int vms_snapshot_close(void)

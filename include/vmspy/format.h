@@ -102,6 +102,34 @@
  *   smaps
  *   <raw /proc/self/smaps text up to end of file>
  * A snapshot file without its "smaps" line, or cut short, was interrupted.
+ *
+ * Compressed snapshots.  A snapshot file may instead hold that text
+ * compressed; it then starts with the 4 bytes of VMS_SNAPZ_SKIPPABLE
+ * (little-endian: a zstd skippable frame) and is:
+ *   skippable frame: magic (4 bytes), info length L (u32 LE), then L bytes
+ *     of info text: "vmspy-snapshot-z 1\nref <n>\n" or "...\nref -\n"
+ *     (more lines may follow: readers skip unknown ones)
+ *   one zstd frame with its content size and content checksum, whose
+ *     content is the snapshot text above, byte for byte.
+ * With "ref <n>" the frame was compressed with the whole text of snapshot
+ * n (n < this file's number; itself plain or compressed) as a zstd
+ * reference prefix (ZSTD_CCtx_refPrefix): decompress with
+ * ZSTD_DCtx_refPrefix of that text, or `zstd -d --patch-from=<text of n>`.
+ * Nothing follows the frame.  The recorder writes a compressed snapshot as
+ * "snap.<n>.part" and renames it when complete (a partial one is removed:
+ * its number is then missing), so a reader normally never meets a frame
+ * cut short; if it does, what decodes is an interrupted snapshot, and any
+ * other zstd error is corruption.  The recorder writes snapshots
+ * compressed whenever log compression is on (VMSPY_COMPRESS), plain text
+ * when it is off or the compressor is busy or fails; a reader accepts
+ * both in any mix, and ignores "snap.<n>.part" files.
+ *
+ * Skipped snapshots.  Interval snapshots are skipped while the process's
+ * size, resident and shared memory (/proc/self/statm) each stay within
+ * max(1 MiB, 1%) of the last snapshot's, at most 59 in a row (so a quiet
+ * process still gets one a minute at the default interval).  Start, exit,
+ * user (vmspy_snapshot) snapshots are always taken.  A skipped snapshot
+ * takes no number.
  * Other header lines a reader may meet (and must skip if unknown):
  *   recorder_thread <lo hex> <hi hex>   stack of vmspy's sampler thread
  *   recorder_map <lo hex> <hi hex> <what...>   an anonymous mapping vmspy
@@ -353,6 +381,11 @@ enum vms_leak_cat {
 	VMS_LEAK_REACHABLE = 4, /* a pointer to its start from a root chain */
 	VMS_LEAK__COUNT
 };
+
+/* Compressed snapshot files (see "Compressed snapshots" above). */
+#define VMS_SNAPZ_SKIPPABLE 0x184D2A5Bu   /* zstd skippable frame magic */
+#define VMS_SNAPZ_MAGIC_LINE "vmspy-snapshot-z 1"
+#define VMS_SNAPZ_INFO_MAX 256
 
 /* Snapshot reasons (VMS_REC_SNAPSHOT.reason and "reason" in snap.<n>). */
 enum vms_snap_reason {

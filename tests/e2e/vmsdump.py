@@ -290,14 +290,64 @@ def lanes(rec):
     return [p for _, p in sorted(out)]
 
 
+SNAPZ_MAGIC = 0x184D2A5B
+_snap_cache = {}
+
+
+def snap_text(rec, index, depth=0):
+    """The text of snap.<index> (bytes), plain or compressed (format.h
+    "Compressed snapshots"): a compressed one is decompressed by the zstd
+    tool, with the text of its reference as --patch-from.  A frame cut
+    short gives what zstd decoded before the cut."""
+    key = (rec, index)
+    if key in _snap_cache:
+        return _snap_cache[key]
+    path = os.path.join(rec, "snap.%d" % index)
+    with open(path, "rb") as f:
+        data = f.read()
+    if len(data) < 8 or struct.unpack_from("<I", data)[0] != SNAPZ_MAGIC:
+        _snap_cache[key] = data
+        return data
+    ilen = struct.unpack_from("<I", data, 4)[0]
+    info = data[8:8 + ilen].decode(errors="replace").split("\n")
+    if info[0] != "vmspy-snapshot-z 1" or depth > 4096:
+        raise Bad("snap.%d: bad compressed snapshot info" % index)
+    ref = None
+    for line in info[1:]:
+        if line.startswith("ref ") and line != "ref -":
+            ref = int(line[4:])
+            if ref >= index:
+                raise Bad("snap.%d: reference %d does not come before it"
+                          % (index, ref))
+    import subprocess
+    import tempfile
+    # zstd wants files, not stdin, with --patch-from
+    argv = ["zstd", "-d", "-q", "-c", path]
+    tmp = None
+    if ref is not None:
+        tmp = tempfile.NamedTemporaryFile(prefix="vmsdump-ref.")
+        tmp.write(snap_text(rec, ref, depth + 1))
+        tmp.flush()
+        argv.append("--patch-from=" + tmp.name)
+    r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if tmp:
+        tmp.close()
+    err = r.stderr.decode(errors="replace")
+    if r.returncode and "premature end" not in err:
+        raise Bad("snap.%d: does not decompress: %s" % (index, err.strip()))
+    _snap_cache[key] = r.stdout
+    return r.stdout
+
+
 def snapshots(rec):
     out = []
     for name in os.listdir(rec):
         if not (name.startswith("snap.") and name[5:].isdigit()):
             continue
         d = {"index": int(name[5:]), "complete": False}
-        with open(os.path.join(rec, name), errors="replace") as f:
-            for line in f:
+        text = snap_text(rec, int(name[5:])).decode(errors="replace")
+        if True:
+            for line in text.splitlines(True):
                 line = line.rstrip("\n")
                 if line == "smaps":
                     d["complete"] = True
@@ -496,11 +546,12 @@ def modules(rec):
     """[(start, end, bias, path)] of every module segment in any snapshot."""
     out = set()
     for name in os.listdir(rec):
-        if not name.startswith("snap."):
+        if not (name.startswith("snap.") and name[5:].isdigit()):
             continue
         bias = path = None
-        with open(os.path.join(rec, name), errors="replace") as f:
-            for line in f:
+        text = snap_text(rec, int(name[5:])).decode(errors="replace")
+        if True:
+            for line in text.splitlines(True):
                 w = line.split(" ", 3)
                 if w[0] == "module" and len(w) == 4:
                     bias, path = int(w[1], 16), w[3].rstrip("\n")

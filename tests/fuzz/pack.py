@@ -13,6 +13,11 @@ tests/fuzz/fuzz_recording.c (format at the top of that file), or unpacks one.
       does), its sealed chunks compressed into log.<n>.z frames (zstd
       command-line tool) and punched out (format.h "Compressed chunks"):
       inputs that reach the reader's sidecar code
+  pack.py REC OUT --zsnap [...]
+      snapshots compressed (format.h "Compressed snapshots"): snap.0 alone,
+      snap.1 against snap.0, after the cut; without it a snapshot keeps
+      the form it has in REC (a compressed one is decompressed, cut and
+      compressed again the same way)
   pack.py --unpack INPUT DIR
       write the files of a fuzz input (e.g. a crash-* file) into DIR, to
       reproduce with `vmspy summary DIR`
@@ -103,13 +108,45 @@ def rechunk(log, cs):
     return bytes(out), bytes(side)
 
 
-def pack(rec, out, max_log, max_snap, cs=0):
+SNAPZ_MAGIC = 0x184D2A5B
+
+
+def snap_plain(rec, name):
+    """(text, was_compressed) of snapshot file name in rec."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(
+        __file__)), "..", "e2e"))
+    import vmsdump
+    data = open(os.path.join(rec, name), "rb").read()
+    z = len(data) >= 4 and struct.unpack_from("<I", data)[0] == SNAPZ_MAGIC
+    return vmsdump.snap_text(rec, int(name[5:])), z
+
+
+def snap_z(text, ref_text, ref_index):
+    """A compressed snapshot file of text, against ref_text if not None."""
+    with tempfile.TemporaryDirectory() as d:
+        src, ref = os.path.join(d, "t"), os.path.join(d, "r")
+        open(src, "wb").write(text)
+        argv = ["zstd", "-q", "-c", "-3", "--check", src]
+        if ref_text is not None:
+            open(ref, "wb").write(ref_text)
+            argv.append("--patch-from=" + ref)
+        z = subprocess.run(argv, stdout=subprocess.PIPE, check=True).stdout
+    info = b"vmspy-snapshot-z 1\nref %s\n" % (
+        b"-" if ref_text is None else str(ref_index).encode())
+    return struct.pack("<II", SNAPZ_MAGIC, len(info)) + info + z
+
+
+def pack(rec, out, max_log, max_snap, cs=0, zsnap=False):
     blob = bytearray()
     files = {}
+    zs = {}
     for name in NAMES:
         p = os.path.join(rec, name)
         if os.path.isfile(p):
-            files[name] = open(p, "rb").read()
+            if name.startswith("snap."):
+                files[name], zs[name] = snap_plain(rec, name)
+            else:
+                files[name] = open(p, "rb").read()
     if cs:
         for name in NAMES[1:4] + NAMES[7:8]:
             if name in files and len(files[name]) >= 64:
@@ -137,6 +174,10 @@ def pack(rec, out, max_log, max_snap, cs=0):
             cut = data.rfind(b"\nVmFlags:", 0, max_snap)
             nl = data.find(b"\n", cut + 1) if cut >= 0 else -1
             data = data[:nl + 1] if 0 <= nl < max_snap else data[:max_snap]
+        if name.startswith("snap.") and (zsnap or zs.get(name)):
+            files[name] = data  # the reference of the next one: as cut
+            data = snap_z(data, files.get("snap.0") if name == "snap.1"
+                          else None, 0)
         blob += bytes([tag]) + varint(len(data)) + data
     with open(out, "wb") as f:
         f.write(blob)
@@ -172,7 +213,7 @@ def main(argv):
     if len(argv) < 3:
         sys.stderr.write(__doc__)
         return 2
-    max_log, max_snap, cs = 16384, 16384, 0
+    max_log, max_snap, cs, zsnap = 16384, 16384, 0, False
     args = argv[3:]
     while args:
         if args[0] == "--rechunk":
@@ -181,11 +222,15 @@ def main(argv):
             max_log = int(args[1])
         elif args[0] == "--max-snap":
             max_snap = int(args[1])
+        elif args[0] == "--zsnap":
+            zsnap = True
+            args = args[1:]
+            continue
         else:
             sys.stderr.write(__doc__)
             return 2
         args = args[2:]
-    pack(argv[1], argv[2], max_log, max_snap, cs)
+    pack(argv[1], argv[2], max_log, max_snap, cs, zsnap)
     return 0
 
 
