@@ -309,9 +309,10 @@ static void own_line(uintptr_t lo, uintptr_t hi, const char *what, void *arg)
  * A snapshot is compressed against the text of the one before it (zstd's
  * reference prefix): smaps hardly changes between two snapshots, so a
  * second one costs a kilobyte or two instead of ~10 (format.h, "Compressed
- * snapshots").  One snapshot at a time does so (a try-lock: a snapshot that
- * finds another one in progress writes plain text, it never waits); the
- * text of the last one written stays mapped as the next one's reference. */
+ * snapshots").  One snapshot at a time does so: a snapshot that finds
+ * another one in progress waits for it (one takes ~2 ms) for at most
+ * ZS_WAIT_MS, then writes plain text; the text of the last one written
+ * stays mapped as the next one's reference. */
 
 /* Every KEY_EVERY-th compressed snapshot has no reference: a reader that
  * wants one snapshot decompresses at most that many. */
@@ -329,10 +330,24 @@ static struct {
 	uint32_t chain;     /* references since the last snapshot without */
 } zs;
 
+#define ZS_WAIT_MS 20
+
 static int zs_try_lock(void)
 {
 	int free_ = 0;
 	return vms_atomic_cas_acq_rel(&zs.lock, &free_, 1);
+}
+
+/* Bounded: the holder may be this very thread (a snapshot asked from a
+ * signal handler that interrupted one). */
+static int zs_lock(void)
+{
+	for (unsigned i = 0; i < ZS_WAIT_MS; i++) {
+		if (zs_try_lock())
+			return 1;
+		vms_sleep_ms(1);
+	}
+	return zs_try_lock();
 }
 
 static void zs_drop_ref(void)
@@ -545,7 +560,7 @@ void vms_take_snapshot(unsigned reason, const char *label)
 	vms_buf_str(&pb, "/snap.");
 	vms_buf_u64(&pb, idx);
 	path[pb.len] = 0;
-	int zlocked = vms_config.compress && zs_try_lock();
+	int zlocked = vms_config.compress && zs_lock();
 	/* Compressed, the file is written under a temporary name and renamed
 	 * when complete: a reader sees all of it or nothing (a frame cut
 	 * short would hide everything in it, unlike plain text). */

@@ -121,7 +121,8 @@
  * cut short; if it does, what decodes is an interrupted snapshot, and any
  * other zstd error is corruption.  The recorder writes snapshots
  * compressed whenever log compression is on (VMSPY_COMPRESS), plain text
- * when it is off or the compressor is busy or fails; a reader accepts
+ * when it is off, the compressor stays busy for 20 ms, or it fails; a
+ * reader accepts
  * both in any mix, and ignores "snap.<n>.part" files.
  *
  * Skipped snapshots.  Interval snapshots are skipped while the process's
