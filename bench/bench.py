@@ -575,24 +575,26 @@ def verdicts(summ):
             % (len(fast), len(sp), (" (" + ", ".join(fast) + ")") if fast else "",
                ", ".join("%s %s" % (s["name"], fmt_x(x)) for s, x in sp)))
         big = [s for s in an if s["events"] and s["events"] >= 1000000 and s["sizes"]]
-        if big:
-            # Against the recording's uncompressed size (the log files'
-            # apparent size: compressed chunks are holes of their raw size).
-            ratio = [(s, medw(s, "summary", "rss_kb") * 1024 / s["sizes"]["apparent"])
-                     for s in big]
-            worst = max(r for _, r in ratio)
-            say(worst < 0.5,
+        if len(big) >= 2:
+            # Bounded = does not grow with the recording: across the
+            # multi-million-event workloads (recordings of different
+            # sizes), the peak RSS of `vmspy summary` stays within 25% of
+            # the smallest.  Most of it is fixed (the debug info of libc
+            # read to name frames).  The issue's own figure, 10^8 events
+            # in under 1 GiB, is bench/big.py's section at the end.
+            rows = sorted(((medw(s, "summary", "rss_kb") * 1024, s["sizes"]["apparent"], s)
+                           for s in big), key=lambda r: r[1])
+            rss = [r[0] for r in rows]
+            span = rows[-1][1] / rows[0][1]
+            say(max(rss) <= 1.25 * min(rss) and span >= 2,
                 "analyzer memory bounded (by live allocations and distinct stacks, not by "
-                "the recording): peak RSS of `vmspy summary` / recording size uncompressed "
-                "(apparent bytes), "
-                "workloads with ≥ 1M events: %s (judged met when every ratio is < 0.5, i.e. "
-                "the analyzer does not hold the recording).  The issue's 10⁸-event case is "
-                "the last section (bench/big.py); the progress indicator is not exercised "
-                "here."
-                % ", ".join("%s %s / %s = %.2f" % (s["name"],
-                                                   fmt_b(medw(s, "summary", "rss_kb") * 1024),
-                                                   fmt_b(s["sizes"]["apparent"]), r)
-                            for s, r in ratio))
+                "the recording): peak RSS of `vmspy summary` vs the recording's "
+                "uncompressed size (apparent bytes), workloads with ≥ 1M events: %s — "
+                "recordings %.1f× apart, RSS %.2f× apart (judged met when the RSS stays "
+                "within 1.25× while the recordings differ ≥ 2×).  The issue's 10⁸-event "
+                "case is the last section (bench/big.py)."
+                % (", ".join("%s %s for %s" % (s["name"], fmt_b(r), fmt_b(a))
+                             for r, a, s in rows), span, max(rss) / min(rss)))
     # 5. sampling <= 1.2x native on churn
     sc = [c for c in (c1, c2) if c and c["m"]["vmspy-sampled"]["cpu_x"] is not None]
     if sc:
