@@ -122,8 +122,7 @@
  * other zstd error is corruption.  The recorder writes snapshots
  * compressed whenever log compression is on (VMSPY_COMPRESS), plain text
  * when it is off, the compressor stays busy for 20 ms, or it fails; a
- * reader accepts
- * both in any mix, and ignores "snap.<n>.part" files.
+ * reader accepts both in any mix, and ignores "snap.<n>.part" files.
  *
  * Skipped snapshots.  Interval snapshots are skipped while the process's
  * size, resident and shared memory (/proc/self/statm) each stay within
