@@ -25,12 +25,6 @@
 #include "ownmaps.h"
 #include "recorder.h"
 
-#ifndef FALLOC_FL_KEEP_SIZE
-#define FALLOC_FL_KEEP_SIZE 0x01
-#endif
-#ifndef FALLOC_FL_PUNCH_HOLE
-#define FALLOC_FL_PUNCH_HOLE 0x02
-#endif
 
 static struct {
 	int lock;          /* 1 while someone compresses (CAS) */
@@ -213,8 +207,7 @@ static void compress_chunk(struct vms_lane *l, uint64_t k)
 	}
 	vms_sys_close(zfd);
 	/* The frame is complete: only now may the raw chunk go. */
-	if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-		      off + (off_t)keep, (off_t)(cs - keep))) {
+	if (vms_punch_hole(fd, (uint64_t)off + keep, cs - keep)) {
 		if (errno == EOPNOTSUPP || errno == ENOSYS)
 			give_up("the file system cannot punch holes", errno);
 	}

@@ -16,12 +16,6 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#ifndef FALLOC_FL_KEEP_SIZE
-#define FALLOC_FL_KEEP_SIZE 0x01
-#endif
-#ifndef FALLOC_FL_PUNCH_HOLE
-#define FALLOC_FL_PUNCH_HOLE 0x02
-#endif
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
 #endif
@@ -271,9 +265,7 @@ void vms_lane_trim(struct vms_lane *l, size_t slack)
 	/* Records written from now on stop before the hole: past the new
 	 * limit the lane moves on to a fresh (reserved) chunk, so no store
 	 * ever needs a block the file system may not have. */
-	if (!fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-		       (off_t)(l->chunk_off + from),
-		       (off_t)(l->chunk_size - from))) {
+	if (!vms_punch_hole(fd, l->chunk_off + from, l->chunk_size - from)) {
 		l->reserved = from;
 		l->limit = from - VMS_LOG_TAIL_RESERVE;
 	}
@@ -303,8 +295,7 @@ int vms_lane_seal(struct vms_lane *l)
 	/* Past the SKIP record's header the sealed chunk is zeros nobody
 	 * reads: its blocks go back now, whether it is compressed or not. */
 	if (end < l->chunk_size)
-		(void)fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-				(off_t)(old + end), (off_t)(l->chunk_size - end));
+		(void)vms_punch_hole(fd, old + end, l->chunk_size - end);
 	vms_sys_close(fd);
 	return 0;
 }

@@ -256,17 +256,37 @@ int vms_parse_u64(const char *s, uint64_t *out)
 	return 0;
 }
 
-int vms_read_number(const char *path, const char *key, uint64_t *out)
+ssize_t vms_read_small(const char *path, char *buf, size_t cap)
 {
-	char buf[4096];
 	int fd = vms_sys_open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
-	ssize_t n = vms_sys_read(fd, buf, sizeof(buf) - 1);
+	ssize_t n = vms_sys_read(fd, buf, cap - 1);
 	vms_sys_close(fd);
 	if (n <= 0)
 		return -1;
 	buf[n] = 0;
+	return n;
+}
+
+#ifndef FALLOC_FL_KEEP_SIZE
+#define FALLOC_FL_KEEP_SIZE 0x01
+#endif
+#ifndef FALLOC_FL_PUNCH_HOLE
+#define FALLOC_FL_PUNCH_HOLE 0x02
+#endif
+
+int vms_punch_hole(int fd, uint64_t off, uint64_t len)
+{
+	return fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			 (off_t)off, (off_t)len);
+}
+
+int vms_read_number(const char *path, const char *key, uint64_t *out)
+{
+	char buf[4096];
+	if (vms_read_small(path, buf, sizeof(buf)) < 0)
+		return -1;
 	size_t klen = strlen(key);
 	for (const char *line = buf; line && *line;) {
 		if (!strncmp(line, key, klen) &&

@@ -92,6 +92,15 @@ VMS_HIDDEN void vms_buf_hex(struct vms_buf *b, uint64_t v);
 /* Appends s with '\\', '\n' and '\t' escaped (the meta/snapshot escaping). */
 VMS_HIDDEN void vms_buf_escaped(struct vms_buf *b, const char *s);
 
+/* Reads a small file (a /proc text file) into buf, NUL-terminated: at
+ * most cap - 1 bytes, in one read; never follows a symlink at the last
+ * component.  Returns the length (> 0), or -1. */
+VMS_HIDDEN ssize_t vms_read_small(const char *path, char *buf, size_t cap);
+
+/* Gives back the blocks of [off, off + len) of fd, the file size kept
+ * (FALLOC_FL_PUNCH_HOLE).  Returns 0, or -1 with errno. */
+VMS_HIDDEN int vms_punch_hole(int fd, uint64_t off, uint64_t len);
+
 /* Reads the number after "key" (then blanks) on a line of a small text
  * file (the first 4 KiB: /proc/self/status, a recording's meta).  Never
  * follows a symlink at the last component.  Returns 0 and *out, or -1. */

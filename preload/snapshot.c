@@ -479,12 +479,8 @@ static struct {
 static int read_statm(uint64_t v[3])
 {
 	char buf[256];
-	int fd = vms_sys_open("/proc/self/statm", O_RDONLY | O_CLOEXEC, 0);
-	if (fd < 0)
-		return -1;
-	ssize_t n = vms_sys_read(fd, buf, sizeof(buf) - 1);
-	vms_sys_close(fd);
-	if (n <= 0)
+	ssize_t n = vms_read_small("/proc/self/statm", buf, sizeof(buf));
+	if (n < 0)
 		return -1;
 	const char *p = buf, *end = buf + n;
 	for (int i = 0; i < 3; i++) {
