@@ -25,7 +25,7 @@
 
 #define USAGE                                                               \
 	"leaks REC [--json] [--suppressions FILE] [--min-bytes N] "         \
-	"[--show-reachable] [--error-exitcode N]"
+	"[--show-reachable] [--error-exitcode N] [--no-default-suppressions]"
 #define MAX_FRAMES 1024 /* symbolized frames per site, inlined included */
 #define TEXT_FRAMES 16  /* shown per site in text (memcheck shows 12) */
 
@@ -49,6 +49,14 @@ struct leaks {
 	struct vms_leakset ls;
 	struct suppression *supps;
 	size_t nr_supps, alloc_supps;
+	/* The built-in rule (unless --no-default-suppressions): blocks the
+	 * dynamic loader allocated for itself and that are only possibly
+	 * lost.  ld.so keeps interior pointers into its own tables
+	 * (_dl_find_object_update keeps an aligned-up pointer into its
+	 * segment array), so these are never the program's leaks; memcheck
+	 * has a default suppression for them too. */
+	struct suppression loader;
+	bool loader_rule;
 	struct shown_site *sites;
 	/* totals without the suppressed sites */
 	struct vms_leak_total totals[VMS_KIND__COUNT];
@@ -184,6 +192,19 @@ static struct suppression *suppressed_by(struct leaks *l,
 	return NULL;
 }
 
+/* Whether frame f (the allocation's caller) is in the dynamic loader. */
+static bool in_loader(const struct vms_sym_frame *f)
+{
+	const char *m = f->module, *slash;
+	if (!m)
+		return false;
+	slash = strrchr(m, '/');
+	if (slash)
+		m = slash + 1;
+	return !strncmp(m, "ld-linux", 8) || !strncmp(m, "ld64.so", 7) ||
+	       !strncmp(m, "ld-musl", 7) || !strcmp(m, "ld.so");
+}
+
 /* ---- symbolize and filter -------------------------------------------------- */
 
 static void add_total(struct vms_leak_total *t, const struct vms_leak_site *s)
@@ -236,6 +257,9 @@ static void resolve_sites(struct leaks *l, bool json)
 		sh->frames = xrealloc_array(NULL, n ? n : 1, sizeof(*buf));
 		memcpy(sh->frames, buf, n * sizeof(*buf));
 		sup = suppressed_by(l, buf, n);
+		if (!sup && l->loader_rule && site->kind == VMS_KIND_POSSIBLE &&
+		    n && in_loader(&buf[0]))
+			sup = &l->loader;
 		if (sup) {
 			sh->suppressed = true;
 			add_total(&sup->hits, site);
@@ -428,6 +452,14 @@ static void print_text(struct leaks *l)
 		       commas(bb, sizeof(bb), s->hits.bytes),
 		       commas(nb, sizeof(nb), s->hits.blocks));
 	}
+	if (l->loader.hits.blocks) {
+		char bb[32], nb[32];
+		printf("used built-in suppression (%s): %s bytes in %s blocks "
+		       "(--no-default-suppressions shows them)\n",
+		       l->loader.text,
+		       commas(bb, sizeof(bb), l->loader.hits.bytes),
+		       commas(nb, sizeof(nb), l->loader.hits.blocks));
+	}
 	vms_strbuf_release(&b);
 	if (!l->ls.scanned && l->totals[VMS_KIND_UNFREED].blocks &&
 	    !l->a.state.exited && l->successor)
@@ -495,6 +527,15 @@ static int print_json(struct leaks *l)
 		vms_json_u64(&j, "line", l->supps[k].line);
 		vms_json_u64(&j, "bytes", l->supps[k].hits.bytes);
 		vms_json_u64(&j, "blocks", l->supps[k].hits.blocks);
+		vms_json_object_end(&j);
+	}
+	if (l->loader_rule) {
+		vms_json_object_begin(&j, NULL);
+		vms_json_string(&j, "pattern", l->loader.text);
+		vms_json_null(&j, "file");
+		vms_json_null(&j, "line");
+		vms_json_u64(&j, "bytes", l->loader.hits.bytes);
+		vms_json_u64(&j, "blocks", l->loader.hits.blocks);
 		vms_json_object_end(&j);
 	}
 	vms_json_array_end(&j);
@@ -566,7 +607,12 @@ static void help(void)
 	       "  --show-reachable    list still reachable sites too\n"
 	       "  --error-exitcode N  exit status when definitely or "
 	       "indirectly lost\n"
-	       "                      blocks remain (default 1)\n\n"
+	       "                      blocks remain (default 1)\n"
+	       "  --no-default-suppressions\n"
+	       "                      also report possibly lost blocks "
+	       "the dynamic loader\n"
+	       "                      allocated for itself (hidden by "
+	       "default)\n\n"
 	       "exit: 0 no lost blocks (unfreed blocks of an unclean exit are "
 	       "not called\nleaks), 1 (or N) lost blocks, 2 usage or input "
 	       "error\n", USAGE);
@@ -598,7 +644,7 @@ int cmd_leaks(int argc, char **argv)
 	const char **supp_files = NULL;
 	size_t nr_supp_files = 0, alloc_supp_files = 0;
 	uint64_t exitcode = VMS_EXIT_FOUND;
-	bool json = false;
+	bool json = false, no_default = false;
 	int ret = VMS_EXIT_USAGE;
 
 	memset(&l, 0, sizeof(l));
@@ -609,6 +655,8 @@ int cmd_leaks(int argc, char **argv)
 			json = true;
 		} else if (!strcmp(argv[i], "--show-reachable")) {
 			l.show_reachable = true;
+		} else if (!strcmp(argv[i], "--no-default-suppressions")) {
+			no_default = true;
 		} else if (!strcmp(argv[i], "--help") ||
 			   !strcmp(argv[i], "-h")) {
 			help();
@@ -657,6 +705,8 @@ int cmd_leaks(int argc, char **argv)
 	for (size_t k = 0; k < nr_supp_files; k++)
 		if (load_suppressions(&l, supp_files[k]))
 			goto out_supps;
+	l.loader_rule = !no_default;
+	l.loader.text = (char *)"possibly lost, allocated by the dynamic loader";
 
 	if (vms_analysis_open(&l.a, path, true))
 		goto out_supps;

@@ -277,11 +277,26 @@ t_clean_programs() {
 		'definitely_lost.blocks == 0' 'indirectly_lost.blocks == 0' \
 		'possibly_lost.blocks == 0' 'still_reachable.blocks > 0'
 	if [ -x "$py" ]; then
-		record "$D/py.rec" "$py" -c pass
+		# Extension modules are dlopen'ed: ld.so's own tables keep
+		# interior pointers (possibly lost to a scan; memcheck says 0
+		# here), which the built-in suppression hides, counted.
+		record "$D/py.rec" "$py" -c 'import json, decimal, ctypes'
 		leaks "$D/py.json" "$D/py.rec" --json
 		[ "$LRC" = 0 ] || err "python3: exit $LRC, want 0"
 		jc "$D/py.json" 'definitely_lost.blocks == 0' \
-			'indirectly_lost.blocks == 0'
+			'indirectly_lost.blocks == 0' 'possibly_lost.blocks == 0'
+		leaks "$D/py.all.json" "$D/py.rec" --json --no-default-suppressions
+		python3 - "$D/py.json" "$D/py.all.json" <<'PY' || err "python3: the built-in suppression does not add up"
+import json, sys
+d, a = (json.load(open(f)) for f in sys.argv[1:])
+hid = d["suppressions"][-1]
+assert hid["file"] is None and hid["blocks"] == d["suppressed"]["blocks"], hid
+assert a["suppressed"]["blocks"] == 0 and all(s["file"] for s in a["suppressions"])
+assert a["possibly_lost"]["bytes"] == d["possibly_lost"]["bytes"] + hid["bytes"], (a, d)
+for s in a["sites"]:
+    if s["category"] == "possibly_lost":
+        assert s["frames"][0]["module"].startswith("ld-linux"), s["frames"][0]
+PY
 	fi
 	for name in ls py; do
 		[ -s "$D/$name.json" ] && note "$name: $(python3 -c '
