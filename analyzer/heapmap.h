@@ -72,12 +72,18 @@ static inline bool vms_heapmap_put(struct vms_heapmap *m,
 	size_t mask = m->size - 1, i;
 	struct vms_alloc *s = m->slots;
 
+	/* (set_slot: field by field, as *a's fields were just stored one by
+	 * one: a whole-struct copy reads them back with wider loads, which
+	 * wait for the stores to retire) */
+#define set_slot(d, a)                                                  \
+	((d)->addr = (a)->addr, (d)->size = (a)->size, (d)->seq = (a)->seq, \
+	 (d)->stack = (a)->stack, (d)->lane = (a)->lane)
 	/* One probe finds the entry or the empty slot it goes to. */
 	for (i = vms_heapmap_home(m, a->addr); s[i].addr; i = (i + 1) & mask)
 		if (s[i].addr == a->addr) {
 			if (old)
 				*old = s[i];
-			s[i] = *a;
+			set_slot(&s[i], a);
 			return true;
 		}
 	/* At most half full: an absent address (every malloc) ends its probe
@@ -86,9 +92,10 @@ static inline bool vms_heapmap_put(struct vms_heapmap *m,
 		vms_heapmap_put_slow(m, a);
 		return false;
 	}
-	s[i] = *a;
+	set_slot(&s[i], a);
 	m->count++;
 	return false;
+#undef set_slot
 }
 
 /* Private: the backward shift after taking the entry at hole out. */
