@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "chunks.h"
 #include "util.h"
 
 #define LIKELY(x) __builtin_expect(!!(x), 1)
@@ -594,8 +595,10 @@ static inline bool peek_full(const struct vms_logfile *log, size_t at,
 	return true;
 }
 
-size_t vms_logreader_heap_batch(struct vms_logreader *r,
-				struct vms_heap_event *out, size_t max)
+/* vms_logreader_heap_batch, one record after the other through the
+ * reader's state: for whatever the fast loop below does not do itself. */
+static size_t heap_batch_slow(struct vms_logreader *r,
+			      struct vms_heap_event *out, size_t max)
 {
 	const struct vms_logfile *log = r->log;
 	const uint8_t *lim = log->data + log->size;
@@ -679,3 +682,112 @@ size_t vms_logreader_heap_batch(struct vms_logreader *r,
 	}
 	return n;
 }
+
+/* One varint of a compact body, or stop the fast loop. */
+#define FGET(v)                                                         \
+	do {                                                            \
+		if (UNLIKELY(vms_varint_get_in(&q, end, lim, &(v))))    \
+			goto done;                                      \
+	} while (0)
+
+/* The compact heap records (nearly all of a log) with the reader's delta
+ * state in locals: the stores into out[] could alias the reader's fields,
+ * which would then be loaded and stored again for every record.  Anything
+ * else (a full header, a chunk to fetch, a record that is not right)
+ * ends the batch, or, first thing, goes to heap_batch_slow, which does it
+ * the way vms_logreader_next would. */
+size_t vms_logreader_heap_batch(struct vms_logreader *r,
+				struct vms_heap_event *out, size_t max)
+{
+	const struct vms_logfile *log = r->log;
+	const struct vms_chunks *c = log->chunks;
+	const uint8_t *data = log->data, *lim = data + log->size;
+	const vms_stack_id *ids = r->ids;
+	size_t pos = r->pos, nr_ids = r->nr_ids, n = 0;
+	size_t win_lo = c ? c->win_lo : 0, win_hi = c ? c->win_hi : log->size;
+	uint64_t seq = r->seq, addr = r->addr, time_ns = r->time_ns;
+
+	if (r->done)
+		return 0;
+	while (n < max) {
+		const uint8_t *q, *end;
+		uint64_t dseq, api, stack = 0, daddr, size = 0, align = 0;
+		uint64_t old = 0;
+		unsigned h, code;
+		struct vms_heap_event *e = &out[n];
+
+		if (UNLIKELY(pos < win_lo || pos >= win_hi || pos >= log->size))
+			break;
+		q = data + pos;
+		h = *q++;
+		if (UNLIKELY(!(h & VMS_REC_COMPACT)))
+			break;
+		end = q + VMS_REC_COMPACT_LEN(h);
+		if (UNLIKELY(end > lim))
+			break;
+		code = VMS_REC_COMPACT_CODE(h);
+		FGET(dseq);
+		switch (code) {
+		case 0: /* MALLOC */
+			api = VMS_API_MALLOC;
+			FGET(stack);
+			FGET(daddr);
+			FGET(size);
+			break;
+		case 1: /* FREE_PLAIN */
+			api = VMS_API_FREE;
+			FGET(daddr);
+			break;
+		case 2: /* ALLOC */
+			FGET(api);
+			FGET(stack);
+			FGET(daddr);
+			FGET(size);
+			FGET(align);
+			if (UNLIKELY(!api_fits(VMS_REC_ALLOC, api)))
+				goto done;
+			if (api == VMS_API_REALLOC ||
+			    api == VMS_API_REALLOCARRAY)
+				FGET(old);
+			break;
+		default: /* FREE */
+			FGET(api);
+			FGET(daddr);
+			if (UNLIKELY(!api_fits(VMS_REC_FREE, api)))
+				goto done;
+			break;
+		}
+		if (UNLIKELY(seq + dseq < seq) ||
+		    (stack && UNLIKELY(stack >= nr_ids || !ids[stack])))
+			goto done;
+		seq += dseq;
+		addr += (uint64_t)vms_unzigzag(daddr);
+		e->seq = seq;
+		e->addr = addr;
+		e->size = size;
+		e->align = align;
+		e->old_addr = code == 2 && (api == VMS_API_REALLOC ||
+					    api == VMS_API_REALLOCARRAY)
+				      ? addr + (uint64_t)vms_unzigzag(old)
+				      : 0;
+		e->time_ns = time_ns;
+		e->offset = pos;
+		e->stack = (uint32_t)stack;
+		e->gstack = stack ? ids[stack] : 0;
+		e->type = code == 0 || code == 2 ? VMS_REC_ALLOC : VMS_REC_FREE;
+		e->api = (uint8_t)api;
+		pos = (size_t)(end - data);
+		n++;
+	}
+done:
+	if (!n)
+		return heap_batch_slow(r, out, max);
+	r->pos = pos;
+	r->seq = seq;
+	r->addr = addr;
+	r->events += n;
+	trim(r);
+	return n;
+}
+
+#undef FGET
