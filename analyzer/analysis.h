@@ -58,7 +58,8 @@ int vms_analysis_open(struct vms_analysis *a, const char *path,
 
 /* Replay to the end: every event goes to vms_state_apply, then to fn (when
  * not NULL) unless it is a heap event (ALLOC or FREE): those only go into
- * the state and the site totals.  A damaged lane is not an error (see a->replay.damage).
+ * the state and the site totals.  A damaged lane is not an error (see
+ * a->replay.damage).
  * Returns vms_replay_run's value. */
 int vms_analysis_run(struct vms_analysis *a, vms_replay_fn fn, void *ctx);
 

@@ -601,9 +601,13 @@ static size_t heap_batch_slow(struct vms_logreader *r,
 			      struct vms_heap_event *out, size_t max)
 {
 	const struct vms_logfile *log = r->log;
-	const uint8_t *lim = log->data + log->size;
+	const uint8_t *lim;
 	size_t n = 0;
 
+	/* (an empty file has no mapping: vms_logreader_next ends it) */
+	if (!log->data)
+		return 0;
+	lim = log->data + log->size;
 	trim(r);
 	while (n < max && !r->done) {
 		size_t at = r->pos;
@@ -701,14 +705,16 @@ size_t vms_logreader_heap_batch(struct vms_logreader *r,
 {
 	const struct vms_logfile *log = r->log;
 	const struct vms_chunks *c = log->chunks;
-	const uint8_t *data = log->data, *lim = data + log->size;
+	const uint8_t *data = log->data, *lim;
 	const vms_stack_id *ids = r->ids;
 	size_t pos = r->pos, nr_ids = r->nr_ids, n = 0;
 	size_t win_lo = c ? c->win_lo : 0, win_hi = c ? c->win_hi : log->size;
 	uint64_t seq = r->seq, addr = r->addr, time_ns = r->time_ns;
 
-	if (r->done)
+	/* (an empty file has no mapping: vms_logreader_next ends it) */
+	if (r->done || !data)
 		return 0;
+	lim = data + log->size;
 	while (n < max) {
 		const uint8_t *q, *end;
 		uint64_t dseq, api, stack = 0, daddr, size = 0, align = 0;
