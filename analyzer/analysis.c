@@ -40,6 +40,47 @@ static int on_event(const struct vms_event *ev, void *ctx)
 	return a->fn ? a->fn(ev, a->ctx) : 0;
 }
 
+/* The sites table covers every stack id defined so far (ids only grow). */
+static void grow_sites(struct vms_analysis *a)
+{
+	size_t n = vms_stacks_count(&a->replay.stacks) + 1;
+
+	if (n <= a->nr_sites)
+		return;
+	VMS_GROW(a->sites, a->alloc_sites, n);
+	memset(a->sites + a->nr_sites, 0,
+	       (n - a->nr_sites) * sizeof(*a->sites));
+	a->nr_sites = n;
+}
+
+/* The heap events, nearly all of a recording: no struct vms_event, no
+ * call per event. */
+static int on_heap(const struct vms_heap_event *h, size_t n, uint32_t lane,
+		   void *ctx)
+{
+	struct vms_analysis *a = ctx;
+	struct vms_state *st = &a->state;
+
+	/* The map lookups of the whole run in flight together. */
+	for (size_t i = 0; i < n; i++)
+		vms_heapmap_prefetch(&st->heap, h[i].addr);
+	if (!a->count_sites) {
+		for (size_t i = 0; i < n; i++)
+			vms_state_apply_heap(st, &h[i], lane);
+		return 0;
+	}
+	/* Every id in the run was defined before it was decoded. */
+	grow_sites(a);
+	for (size_t i = 0; i < n; i++) {
+		vms_state_apply_heap(st, &h[i], lane);
+		if (h[i].type == VMS_REC_ALLOC) {
+			a->sites[h[i].gstack].bytes += h[i].size;
+			a->sites[h[i].gstack].count++;
+		}
+	}
+	return 0;
+}
+
 /* Symbols are prepared alongside a replay of at least this many bytes of
  * logs: below, the replay ends before much could be done. */
 #define PREWARM_MIN_BYTES (1u << 20)
@@ -58,11 +99,12 @@ int vms_analysis_run(struct vms_analysis *a, vms_replay_fn fn, void *ctx)
 	a->ctx = ctx;
 	a->replay.hint = vms_state_hint;
 	a->replay.hint_ctx = &a->state;
-	return vms_replay_run(&a->replay, on_event, a);
+	return vms_replay_run_heap(&a->replay, on_event, on_heap, a);
 }
 
 void vms_analysis_release(struct vms_analysis *a)
 {
+	free(a->sites);
 	vms_symbolizer_free(a->syms);
 	vms_state_release(&a->state);
 	vms_replay_release(&a->replay);

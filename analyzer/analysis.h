@@ -35,8 +35,20 @@ struct vms_analysis {
 	 * thread (big recordings, a second CPU). */
 	bool prewarm_symbols;
 	size_t prewarm_depth;
+	/* Set before vms_analysis_run for per-stack totals of every ALLOC
+	 * event (calloc, realloc... and realloc to 0 included): sites[id] for
+	 * global stack id `id` < nr_sites (0: no stack recorded); ids at or
+	 * above nr_sites had none. */
+	bool count_sites;
+	struct vms_site_total *sites;
+	size_t nr_sites, alloc_sites;
 	vms_replay_fn fn;
 	void *ctx;
+};
+
+struct vms_site_total {
+	uint64_t bytes;
+	uint64_t count;
 };
 
 /* Open the recording at path (and build a symbolizer when want_symbols).
@@ -45,7 +57,9 @@ int vms_analysis_open(struct vms_analysis *a, const char *path,
 		      bool want_symbols);
 
 /* Replay to the end: every event goes to vms_state_apply, then to fn (when
- * not NULL).  A damaged lane is not an error (see a->replay.damage).
+ * not NULL) unless it is a heap event (ALLOC or FREE): those only go into
+ * the state and the site totals.  A damaged lane is not an error (see
+ * a->replay.damage).
  * Returns vms_replay_run's value. */
 int vms_analysis_run(struct vms_analysis *a, vms_replay_fn fn, void *ctx);
 

@@ -207,6 +207,8 @@ void vms_chunks_release(struct vms_logfile *log)
 	free(c->frames);
 	free(c->note);
 	free(c->raw);
+	if (c->spare)
+		munmap(c->spare, c->spare_len);
 	free(c);
 	log->chunks = NULL;
 }
@@ -297,6 +299,21 @@ static int read_raw(const struct vms_chunks *c, const struct vms_logfile *log,
 	return 0;
 }
 
+/* Writable memory for a chunk of maplen bytes (a multiple of the page
+ * size): the spare one when it fits, else new, or MAP_FAILED. */
+static uint8_t *chunk_memory(struct vms_chunks *c, size_t maplen)
+{
+	uint8_t *mem = c->spare;
+
+	if (mem && c->spare_len == maplen &&
+	    !mprotect(mem, maplen, PROT_READ | PROT_WRITE)) {
+		c->spare = NULL;
+		return mem;
+	}
+	return mmap(NULL, maplen, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+}
+
 /* Puts chunk k's frame in place.  0, 1 when no frame is usable, -1 when
  * frame and raw bytes disagree (*why set). */
 static int materialize(const struct vms_logfile *log, struct vms_chunks *c,
@@ -307,8 +324,7 @@ static int materialize(const struct vms_logfile *log, struct vms_chunks *c,
 	const char *bad = NULL;
 	int has_data = 1;
 
-	mem = mmap(NULL, cs, PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	mem = chunk_memory(c, cs);
 	if (mem == MAP_FAILED)
 		vms_die("out of memory (%s)", strerror(errno));
 	for (i = find(c, k); i < c->nr_frames && c->frames[i].chunk == k;
@@ -355,8 +371,7 @@ static int copy_raw(const struct vms_logfile *log, struct vms_chunks *c,
 		    size_t lo, size_t len)
 {
 	size_t maplen = (len + PAGE - 1) & ~(size_t)(PAGE - 1);
-	uint8_t *mem = mmap(NULL, maplen, PROT_READ | PROT_WRITE,
-			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint8_t *mem = chunk_memory(c, maplen);
 	int fd, ok = 0;
 	size_t got = 0;
 
@@ -398,9 +413,30 @@ static void drop(const struct vms_logfile *log, struct vms_chunks *c)
 			O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 
 	len = (len + PAGE - 1) & ~(size_t)(PAGE - 1);
+	/* The chunk's memory moves out of the way, to be the next chunk's
+	 * (into a placeholder mapping: mremap moves only to a given place),
+	 * when the file can be mapped in its place. */
+	if (fd >= 0 && !c->spare) {
+		void *p = mmap(NULL, len, PROT_NONE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p != MAP_FAILED &&
+		    mremap(at, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, p) ==
+			    MAP_FAILED) {
+			munmap(p, len);
+			p = MAP_FAILED;
+		}
+		if (p != MAP_FAILED) {
+			c->spare = p;
+			c->spare_len = len;
+		}
+	}
 	if (fd < 0 || mmap(at, len, PROT_READ, MAP_PRIVATE | MAP_FIXED, fd,
-			   (off_t)lo) == MAP_FAILED)
-		madvise(at, len, MADV_DONTNEED);
+			   (off_t)lo) == MAP_FAILED) {
+		/* zeros where the memory was moved away, else dropped */
+		if (mmap(at, len, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS |
+			 MAP_FIXED, -1, 0) == MAP_FAILED)
+			madvise(at, len, MADV_DONTNEED);
+	}
 	if (fd >= 0)
 		close(fd);
 }

@@ -49,6 +49,11 @@ struct vms_chunks {
 				 * it out */
 	void *dctx;
 	uint8_t *raw;           /* scratch for comparing with raw bytes */
+	/* The memory of the chunk before the live one, kept for the next
+	 * (its pages are there already: no page faults, no zeroing), or
+	 * NULL */
+	uint8_t *spare;
+	size_t spare_len;
 };
 
 /* Sets up log->chunks for a log whose header was accepted: indexes the

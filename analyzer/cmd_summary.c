@@ -18,15 +18,8 @@
 #define TOP_SITES 5
 #define SITE_FRAMES 3 /* frames shown per site in text */
 
-struct site {
-	uint64_t bytes;
-	uint64_t count;
-};
-
 struct summary {
 	struct vms_analysis a;
-	struct site *sites;   /* indexed by global stack id */
-	size_t nr_sites, alloc_sites;
 	uint64_t snapshot_records;
 	vms_stack_id top[TOP_SITES];
 	size_t nr_top;
@@ -36,20 +29,9 @@ static int on_event(const struct vms_event *ev, void *ctx)
 {
 	struct summary *s = ctx;
 
-	if (ev->type == VMS_REC_ALLOC) {
-		if (ev->gstack >= s->nr_sites) {
-			VMS_GROW(s->sites, s->alloc_sites,
-				 (size_t)ev->gstack + 1);
-			memset(s->sites + s->nr_sites, 0,
-			       ((size_t)ev->gstack + 1 - s->nr_sites) *
-				       sizeof(*s->sites));
-			s->nr_sites = (size_t)ev->gstack + 1;
-		}
-		s->sites[ev->gstack].bytes += ev->size;
-		s->sites[ev->gstack].count++;
-	} else if (ev->type == VMS_REC_SNAPSHOT) {
+	/* (the sites are counted by the analysis: a.sites) */
+	if (ev->type == VMS_REC_SNAPSHOT)
 		s->snapshot_records++;
-	}
 	return 0;
 }
 
@@ -57,12 +39,14 @@ static int on_event(const struct vms_event *ev, void *ctx)
  * recorded", included: it is still a place memory came from). */
 static void pick_top(struct summary *s)
 {
-	for (size_t id = 0; id < s->nr_sites; id++) {
+	const struct vms_site_total *sites = s->a.sites;
+
+	for (size_t id = 0; id < s->a.nr_sites; id++) {
 		size_t i;
-		if (!s->sites[id].count)
+		if (!sites[id].count)
 			continue;
 		for (i = s->nr_top; i > 0 &&
-		     s->sites[s->top[i - 1]].bytes < s->sites[id].bytes; i--)
+		     sites[s->top[i - 1]].bytes < sites[id].bytes; i--)
 			if (i < TOP_SITES)
 				s->top[i] = s->top[i - 1];
 		if (i < TOP_SITES) {
@@ -276,7 +260,7 @@ static void print_text(struct summary *s)
 	if (!s->nr_top)
 		printf("  (none)\n");
 	for (size_t i = 0; i < s->nr_top; i++) {
-		const struct site *site = &s->sites[s->top[i]];
+		const struct vms_site_total *site = &s->a.sites[s->top[i]];
 		size_t n;
 		const uint64_t *fr = vms_stacks_get(&s->a.replay.stacks,
 						    s->top[i], &n);
@@ -391,8 +375,8 @@ static int print_json(struct summary *s)
 		const uint64_t *fr = vms_stacks_get(&s->a.replay.stacks,
 						    s->top[i], &n);
 		vms_json_object_begin(&j, NULL);
-		vms_json_u64(&j, "bytes", s->sites[s->top[i]].bytes);
-		vms_json_u64(&j, "count", s->sites[s->top[i]].count);
+		vms_json_u64(&j, "bytes", s->a.sites[s->top[i]].bytes);
+		vms_json_u64(&j, "count", s->a.sites[s->top[i]].count);
 		vms_json_array_begin(&j, "frames");
 		for (size_t f = 0; f < n; f++) {
 			snprintf(hex, sizeof(hex), "0x%llx",
@@ -454,6 +438,7 @@ int cmd_summary(int argc, char **argv)
 		return VMS_EXIT_USAGE;
 	s.a.prewarm_symbols = !json; /* the text names the top sites' frames */
 	s.a.prewarm_depth = SITE_FRAMES;
+	s.a.count_sites = true;
 	vms_analysis_run(&s.a, on_event, &s);
 	load_snapshot_headers(&s);
 	pick_top(&s);
@@ -465,7 +450,6 @@ int cmd_summary(int argc, char **argv)
 		ret = fflush(stdout) ? VMS_EXIT_USAGE : VMS_EXIT_OK;
 	}
 
-	free(s.sites);
 	vms_analysis_release(&s.a);
 	return ret;
 }

@@ -28,6 +28,10 @@ struct vms_alloc {
 	uint32_t lane;
 };
 
+/* Slots up to which the map is kept at most a quarter full (then half):
+ * 32 MiB. */
+#define VMS_HEAPMAP_SPARSE ((size_t)1 << 20)
+
 struct vms_heapmap {
 	struct vms_alloc *slots;
 	size_t size;         /* a power of two */
@@ -72,23 +76,33 @@ static inline bool vms_heapmap_put(struct vms_heapmap *m,
 	size_t mask = m->size - 1, i;
 	struct vms_alloc *s = m->slots;
 
+	/* (set_slot: field by field, as *a's fields were just stored one by
+	 * one: a whole-struct copy reads them back with wider loads, which
+	 * wait for the stores to retire) */
+#define set_slot(d, a)                                                  \
+	((d)->addr = (a)->addr, (d)->size = (a)->size, (d)->seq = (a)->seq, \
+	 (d)->stack = (a)->stack, (d)->lane = (a)->lane)
 	/* One probe finds the entry or the empty slot it goes to. */
 	for (i = vms_heapmap_home(m, a->addr); s[i].addr; i = (i + 1) & mask)
 		if (s[i].addr == a->addr) {
 			if (old)
 				*old = s[i];
-			s[i] = *a;
+			set_slot(&s[i], a);
 			return true;
 		}
-	/* At most half full: an absent address (every malloc) ends its probe
-	 * after 2.5 slots on average. */
-	if (__builtin_expect((m->count + 1) * 2 > m->size, 0)) {
+	/* At most a quarter full below VMS_HEAPMAP_SPARSE slots, half full
+	 * above: an absent address (every malloc) ends its probe after 1.4
+	 * slots on average (2.5 at half full), and a free finds the slot after
+	 * it empty more often (no backward shift). */
+	if (__builtin_expect((m->count + 1) * (m->size < VMS_HEAPMAP_SPARSE
+						? 4 : 2) > m->size, 0)) {
 		vms_heapmap_put_slow(m, a);
 		return false;
 	}
-	s[i] = *a;
+	set_slot(&s[i], a);
 	m->count++;
 	return false;
+#undef set_slot
 }
 
 /* Private: the backward shift after taking the entry at hole out. */

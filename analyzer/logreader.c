@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "chunks.h"
 #include "util.h"
 
 #define LIKELY(x) __builtin_expect(!!(x), 1)
@@ -208,11 +209,10 @@ static int read_stack(struct vms_logreader *r, const uint8_t *p,
 	return 0;
 }
 
-/* Zeroes the fields of *ev after old_addr, unless this reader knows they
- * are zero already.  memset with plain vector stores: GCC turns a large
- * memset into "rep stos", whose start-up cost was a fifth of the
- * analyzer's time per event. */
-static inline void clear_rest(struct vms_logreader *r, struct vms_event *ev)
+/* Zeroes the fields of *ev after old_addr.  memset with plain vector
+ * stores: GCC turns a large memset into "rep stos", whose start-up cost was
+ * a fifth of the analyzer's time per event. */
+void vms_logreader_clear_rest(struct vms_logreader *r, struct vms_event *ev)
 {
 	typedef uint64_t v4 __attribute__((vector_size(32), aligned(8)));
 	const size_t from = offsetof(struct vms_event, old_len);
@@ -220,8 +220,6 @@ static inline void clear_rest(struct vms_logreader *r, struct vms_event *ev)
 	char *base = (char *)ev + from;
 	size_t i;
 
-	if (r->clean == ev && !ev->rest_set)
-		return;
 	for (i = 0; i + sizeof(v4) <= n; i += sizeof(v4)) {
 		*(v4 *)(void *)(base + i) = (v4){ 0, 0, 0, 0 };
 		/* keeps GCC from turning the loop back into a memset */
@@ -230,6 +228,15 @@ static inline void clear_rest(struct vms_logreader *r, struct vms_event *ev)
 	memset(base + i, 0, n - i);
 	ev->rest_set = false;
 	r->clean = ev;
+}
+
+/* vms_logreader_clear_rest, unless this reader knows the fields are zero
+ * already. */
+static inline void clear_rest(struct vms_logreader *r, struct vms_event *ev)
+{
+	if (r->clean == ev && !ev->rest_set)
+		return;
+	vms_logreader_clear_rest(r, ev);
 }
 
 /* The fields of the first part of struct vms_event, all of them. */
@@ -262,16 +269,17 @@ short_body(struct vms_logreader *r, unsigned type, size_t at, size_t len)
 #define GET(v)                                                          \
 	do {                                                            \
 		if (UNLIKELY(vms_varint_get_in(&q, end, lim, &(v))))    \
-			return short_body(r, type, at, (size_t)(end - body)); \
+			return short_body(r, type, at, (size_t)(end - body)), \
+			       -1;                                      \
 	} while (0)
 
 /* ALLOC, MALLOC, FREE, FREE_PLAIN: the records nearly every event is, with
- * the fields of each written out; inlined once per type.  Returns 0 or -1
- * (corrupt). */
+ * the fields of each written out; inlined once per type.  Returns 0 with
+ * the event in *h, or -1 (corrupt). */
 static inline __attribute__((always_inline)) int
 decode_heap(struct vms_logreader *r, unsigned type, const uint8_t *body,
 	    const uint8_t *end, const uint8_t *lim, size_t at,
-	    struct vms_event *ev)
+	    struct vms_heap_event *h)
 {
 	const uint8_t *q = body;
 	uint64_t dseq, api, stack = 0, daddr, size = 0, align = 0, old = 0;
@@ -311,31 +319,43 @@ decode_heap(struct vms_logreader *r, unsigned type, const uint8_t *body,
 	}
 	/* Trailing bytes are room for later fields: ignored. */
 	if (UNLIKELY(r->seq + dseq < r->seq))
-		return corrupt(r, at, "sequence number goes backwards");
+		return corrupt(r, at, "sequence number goes backwards"), -1;
 	if (stack && UNLIKELY(stack >= r->nr_ids || !r->ids[stack]))
 		return corrupt(r, at, "%s uses undefined stack id %llu",
-			       type_names[type], (unsigned long long)stack);
+			       type_names[type], (unsigned long long)stack), -1;
 	r->seq += dseq;
 	r->addr += (uint64_t)vms_unzigzag(daddr);
-	clear_rest(r, ev);
-	set_head(r, ev,
-		 type == VMS_REC_MALLOC || type == VMS_REC_ALLOC
-			 ? VMS_REC_ALLOC
-			 : VMS_REC_FREE,
-		 (enum vms_api)api, at);
-	ev->addr = r->addr;
-	if (stack) {
-		ev->stack = (uint32_t)stack;
-		ev->gstack = r->ids[stack];
-	}
-	ev->size = size;
-	ev->align = align;
-	if (is_realloc)
-		ev->old_addr = r->addr + (uint64_t)vms_unzigzag(old);
+	h->seq = r->seq;
+	h->addr = r->addr;
+	h->size = size;
+	h->align = align;
+	h->old_addr = is_realloc ? r->addr + (uint64_t)vms_unzigzag(old) : 0;
+	h->time_ns = r->time_ns;
+	h->offset = at;
+	h->stack = (uint32_t)stack;
+	h->gstack = stack ? r->ids[stack] : 0;
+	h->type = type == VMS_REC_MALLOC || type == VMS_REC_ALLOC
+			  ? VMS_REC_ALLOC
+			  : VMS_REC_FREE;
+	h->api = (uint8_t)api;
 	return 0;
 bad_api:
 	return corrupt(r, at, "api %llu not valid in a %s record",
-		       (unsigned long long)api, type_names[type]);
+		       (unsigned long long)api, type_names[type]), -1;
+}
+
+/* decode_heap() into the struct vms_event vms_logreader_next returns. */
+static inline __attribute__((always_inline)) int
+decode_heap_event(struct vms_logreader *r, unsigned type, const uint8_t *body,
+		  const uint8_t *end, const uint8_t *lim, size_t at,
+		  struct vms_event *ev)
+{
+	struct vms_heap_event h;
+
+	if (decode_heap(r, type, body, end, lim, at, &h))
+		return -1;
+	vms_logreader_expand(r, &h, ev);
+	return 0;
 }
 
 #undef GET
@@ -455,14 +475,14 @@ static int next_full(struct vms_logreader *r, struct vms_event *ev)
 	r->pos = (size_t)(end - log->data);
 	switch (type) {
 	case VMS_REC_MALLOC:
-		return decode_heap(r, VMS_REC_MALLOC, q, end, lim, at, ev) ?: 1;
+		return decode_heap_event(r, VMS_REC_MALLOC, q, end, lim, at, ev) ?: 1;
 	case VMS_REC_FREE_PLAIN:
-		return decode_heap(r, VMS_REC_FREE_PLAIN, q, end, lim, at,
-				   ev) ?: 1;
+		return decode_heap_event(r, VMS_REC_FREE_PLAIN, q, end, lim,
+					 at, ev) ?: 1;
 	case VMS_REC_ALLOC:
-		return decode_heap(r, VMS_REC_ALLOC, q, end, lim, at, ev) ?: 1;
+		return decode_heap_event(r, VMS_REC_ALLOC, q, end, lim, at, ev) ?: 1;
 	case VMS_REC_FREE:
-		return decode_heap(r, VMS_REC_FREE, q, end, lim, at, ev) ?: 1;
+		return decode_heap_event(r, VMS_REC_FREE, q, end, lim, at, ev) ?: 1;
 	case VMS_REC_SKIP:
 		return 0;
 	case VMS_REC_TIME:
@@ -530,20 +550,20 @@ int vms_logreader_next(struct vms_logreader *r, struct vms_event *ev)
 		r->pos = at + 1 + len;
 		switch (VMS_REC_COMPACT_CODE(h)) {
 		case 0:
-			ret = decode_heap(r, VMS_REC_MALLOC, q, q + len, lim, at,
-					  ev);
+			ret = decode_heap_event(r, VMS_REC_MALLOC, q, q + len,
+						lim, at, ev);
 			break;
 		case 1:
-			ret = decode_heap(r, VMS_REC_FREE_PLAIN, q, q + len, lim,
-					  at, ev);
+			ret = decode_heap_event(r, VMS_REC_FREE_PLAIN, q,
+						q + len, lim, at, ev);
 			break;
 		case 2:
-			ret = decode_heap(r, VMS_REC_ALLOC, q, q + len, lim, at,
-					  ev);
+			ret = decode_heap_event(r, VMS_REC_ALLOC, q, q + len,
+						lim, at, ev);
 			break;
 		default:
-			ret = decode_heap(r, VMS_REC_FREE, q, q + len, lim, at,
-					  ev);
+			ret = decode_heap_event(r, VMS_REC_FREE, q, q + len,
+						lim, at, ev);
 			break;
 		}
 		if (UNLIKELY(ret))
@@ -554,3 +574,226 @@ int vms_logreader_next(struct vms_logreader *r, struct vms_event *ev)
 	r->done = true;
 	return r->error ? -1 : 0;
 }
+
+/* The record at at when it has a full header and no error: its type, body
+ * and body end.  false for anything else (vms_logreader_next handles
+ * it). */
+static inline bool peek_full(const struct vms_logfile *log, size_t at,
+			     unsigned *type, const uint8_t **body,
+			     const uint8_t **end)
+{
+	const uint8_t *lim = log->data + log->size;
+	const uint8_t *q = log->data + at;
+	uint64_t len;
+
+	*type = *q++;
+	if (!*type || *type >= VMS_REC__COUNT ||
+	    vms_varint_get(&q, lim, &len) || len > (uint64_t)(lim - q))
+		return false;
+	*body = q;
+	*end = q + len;
+	return true;
+}
+
+/* vms_logreader_heap_batch, one record after the other through the
+ * reader's state: for whatever the fast loop below does not do itself. */
+static size_t heap_batch_slow(struct vms_logreader *r,
+			      struct vms_heap_event *out, size_t max)
+{
+	const struct vms_logfile *log = r->log;
+	const uint8_t *lim;
+	size_t n = 0;
+
+	/* (an empty file has no mapping: vms_logreader_next ends it) */
+	if (!log->data)
+		return 0;
+	lim = log->data + log->size;
+	trim(r);
+	while (n < max && !r->done) {
+		size_t at = r->pos;
+		const uint8_t *q, *end;
+		unsigned h, len, type;
+		int ret;
+		char *why;
+
+		if (UNLIKELY(at >= log->size))
+			break;
+		if (UNLIKELY(vms_logfile_need(log, at, &why))) {
+			corrupt(r, at, "%s", why);
+			free(why);
+			break;
+		}
+		q = log->data + at;
+		h = *q++;
+		if (LIKELY(h & VMS_REC_COMPACT)) {
+			len = VMS_REC_COMPACT_LEN(h);
+			if (UNLIKELY(len > (size_t)(lim - q)))
+				break;
+			r->pos = at + 1 + len;
+			switch (VMS_REC_COMPACT_CODE(h)) {
+			case 0:
+				ret = decode_heap(r, VMS_REC_MALLOC, q, q + len,
+						  lim, at, &out[n]);
+				break;
+			case 1:
+				ret = decode_heap(r, VMS_REC_FREE_PLAIN, q,
+						  q + len, lim, at, &out[n]);
+				break;
+			case 2:
+				ret = decode_heap(r, VMS_REC_ALLOC, q, q + len,
+						  lim, at, &out[n]);
+				break;
+			default:
+				ret = decode_heap(r, VMS_REC_FREE, q, q + len,
+						  lim, at, &out[n]);
+				break;
+			}
+			if (UNLIKELY(ret))
+				break;
+			n++;
+			r->events++;
+			continue;
+		}
+		if (!peek_full(log, at, &type, &q, &end))
+			break;
+		switch (type) {
+		case VMS_REC_MALLOC:
+		case VMS_REC_FREE_PLAIN:
+		case VMS_REC_ALLOC:
+		case VMS_REC_FREE:
+			r->pos = (size_t)(end - log->data);
+			if (decode_heap(r, type, q, end, lim, at, &out[n]))
+				return n;
+			n++;
+			r->events++;
+			continue;
+		case VMS_REC_SKIP:
+			r->pos = (size_t)(end - log->data);
+			continue;
+		case VMS_REC_TIME:
+		case VMS_REC_STACK:
+			/* A STACK only first: see logreader.h.  A corrupt one
+			 * fails the reader with vms_logreader_next's message
+			 * (next_full is its code). */
+			if (type == VMS_REC_STACK && n)
+				return n;
+			if (next_full(r, NULL) < 0)
+				return n;
+			continue;
+		default:
+			return n;
+		}
+	}
+	return n;
+}
+
+/* One varint of a compact body, or stop the fast loop. */
+#define FGET(v)                                                         \
+	do {                                                            \
+		if (UNLIKELY(vms_varint_get_in(&q, end, lim, &(v))))    \
+			goto done;                                      \
+	} while (0)
+
+/* The compact heap records (nearly all of a log) with the reader's delta
+ * state in locals: the stores into out[] could alias the reader's fields,
+ * which would then be loaded and stored again for every record.  Anything
+ * else (a full header, a chunk to fetch, a record that is not right)
+ * ends the batch, or, first thing, goes to heap_batch_slow, which does it
+ * the way vms_logreader_next would. */
+size_t vms_logreader_heap_batch(struct vms_logreader *r,
+				struct vms_heap_event *out, size_t max)
+{
+	const struct vms_logfile *log = r->log;
+	const struct vms_chunks *c = log->chunks;
+	const uint8_t *data = log->data, *lim;
+	const vms_stack_id *ids = r->ids;
+	size_t pos = r->pos, nr_ids = r->nr_ids, n = 0;
+	size_t win_lo = c ? c->win_lo : 0, win_hi = c ? c->win_hi : log->size;
+	uint64_t seq = r->seq, addr = r->addr, time_ns = r->time_ns;
+
+	/* (an empty file has no mapping: vms_logreader_next ends it) */
+	if (r->done || !data)
+		return 0;
+	lim = data + log->size;
+	while (n < max) {
+		const uint8_t *q, *end;
+		uint64_t dseq, api, stack = 0, daddr, size = 0, align = 0;
+		uint64_t old = 0;
+		unsigned h, code;
+		struct vms_heap_event *e = &out[n];
+
+		if (UNLIKELY(pos < win_lo || pos >= win_hi || pos >= log->size))
+			break;
+		q = data + pos;
+		h = *q++;
+		if (UNLIKELY(!(h & VMS_REC_COMPACT)))
+			break;
+		end = q + VMS_REC_COMPACT_LEN(h);
+		if (UNLIKELY(end > lim))
+			break;
+		code = VMS_REC_COMPACT_CODE(h);
+		FGET(dseq);
+		switch (code) {
+		case 0: /* MALLOC */
+			api = VMS_API_MALLOC;
+			FGET(stack);
+			FGET(daddr);
+			FGET(size);
+			break;
+		case 1: /* FREE_PLAIN */
+			api = VMS_API_FREE;
+			FGET(daddr);
+			break;
+		case 2: /* ALLOC */
+			FGET(api);
+			FGET(stack);
+			FGET(daddr);
+			FGET(size);
+			FGET(align);
+			if (UNLIKELY(!api_fits(VMS_REC_ALLOC, api)))
+				goto done;
+			if (api == VMS_API_REALLOC ||
+			    api == VMS_API_REALLOCARRAY)
+				FGET(old);
+			break;
+		default: /* FREE */
+			FGET(api);
+			FGET(daddr);
+			if (UNLIKELY(!api_fits(VMS_REC_FREE, api)))
+				goto done;
+			break;
+		}
+		if (UNLIKELY(seq + dseq < seq) ||
+		    (stack && UNLIKELY(stack >= nr_ids || !ids[stack])))
+			goto done;
+		seq += dseq;
+		addr += (uint64_t)vms_unzigzag(daddr);
+		e->seq = seq;
+		e->addr = addr;
+		e->size = size;
+		e->align = align;
+		e->old_addr = code == 2 && (api == VMS_API_REALLOC ||
+					    api == VMS_API_REALLOCARRAY)
+				      ? addr + (uint64_t)vms_unzigzag(old)
+				      : 0;
+		e->time_ns = time_ns;
+		e->offset = pos;
+		e->stack = (uint32_t)stack;
+		e->gstack = stack ? ids[stack] : 0;
+		e->type = code == 0 || code == 2 ? VMS_REC_ALLOC : VMS_REC_FREE;
+		e->api = (uint8_t)api;
+		pos = (size_t)(end - data);
+		n++;
+	}
+done:
+	if (!n)
+		return heap_batch_slow(r, out, max);
+	r->pos = pos;
+	r->seq = seq;
+	r->addr = addr;
+	r->events += n;
+	trim(r);
+	return n;
+}
+
+#undef FGET

@@ -87,6 +87,25 @@ struct vms_event {
 	size_t real_path_len;
 };
 
+/* A heap event (ALLOC or FREE) in short form: the fields of struct
+ * vms_event through old_addr that differ between two heap events of one
+ * lane (lane and tid do not change within a batch, see
+ * vms_logreader_heap_batch).  vms_logreader_expand() makes the struct
+ * vms_event vms_logreader_next would have returned. */
+struct vms_heap_event {
+	uint64_t seq;
+	uint64_t addr;
+	uint64_t size;
+	uint64_t align;
+	uint64_t old_addr;
+	uint64_t time_ns;
+	uint64_t offset;
+	vms_stack_id gstack;
+	uint32_t stack;
+	uint8_t type;          /* VMS_REC_ALLOC or VMS_REC_FREE */
+	uint8_t api;
+};
+
 struct vms_logreader {
 	const struct vms_logfile *log;
 	struct vms_stacks *stacks;
@@ -125,6 +144,50 @@ void vms_logreader_release(struct vms_logreader *r);
  * fields that are already zero as they are, so the caller reads the event
  * but never writes into it (it copies it to keep or change it). */
 int vms_logreader_next(struct vms_logreader *r, struct vms_event *ev);
+
+/* The fast way through the heap records (nearly all of a log): decode up
+ * to max events ahead into out[], as long as they are heap events (ALLOC,
+ * MALLOC, FREE, FREE_PLAIN), with the TIME and SKIP records between them.
+ * Stops before any other event, and before a STACK record unless it is
+ * the first thing it meets: the global stack table then learns a lane's
+ * stacks at the same point of a merge as with vms_logreader_next, when
+ * the batch is taken right after the lane's previous event was used.
+ * Also stops before the end of the log and anything corrupt, but for a
+ * heap record whose body is corrupt (then the reader has failed as
+ * vms_logreader_next would have).  Returns the number of events in out[];
+ * 0 means: call vms_logreader_next for what comes next (another event,
+ * the end, or the damage), which gives exactly what it would have given
+ * without the batch.  The events in out[] hold no pointer into the log. */
+size_t vms_logreader_heap_batch(struct vms_logreader *r,
+				struct vms_heap_event *out, size_t max);
+
+/* Private: zeroes ev's fields after old_addr (see vms_logreader_expand). */
+void vms_logreader_clear_rest(struct vms_logreader *r, struct vms_event *ev);
+
+/* The event vms_logreader_next would have returned for h, a batch event
+ * of this reader, into *ev (with the same ownership rule: *ev is only
+ * written by this reader's vms_logreader_next and _expand calls).  pre:
+ * no non-heap event of the lane was decoded since h. */
+static inline void vms_logreader_expand(struct vms_logreader *r,
+					const struct vms_heap_event *h,
+					struct vms_event *ev)
+{
+	if (__builtin_expect(r->clean != ev || ev->rest_set, 0))
+		vms_logreader_clear_rest(r, ev);
+	ev->type = (enum vms_rec_type)h->type;
+	ev->api = (enum vms_api)h->api;
+	ev->lane = r->log->lane;
+	ev->stack = h->stack;
+	ev->gstack = h->gstack;
+	ev->seq = h->seq;
+	ev->tid = r->tid;
+	ev->time_ns = h->time_ns;
+	ev->offset = (size_t)h->offset;
+	ev->addr = h->addr;
+	ev->size = h->size;
+	ev->align = h->align;
+	ev->old_addr = h->old_addr;
+}
 
 /* Global id of this lane's stack `id` as defined so far, 0 if undefined. */
 vms_stack_id vms_logreader_stack(const struct vms_logreader *r, uint64_t id);

@@ -34,6 +34,16 @@
 
 /* ---- the merge -------------------------------------------------------- */
 
+/* Heap events decoded ahead per lane by vms_replay_run_heap
+ * (vms_logreader_heap_batch): the most one call of its heap_fn gets. */
+#define AHEAD 32
+
+/* Lane i's events decoded ahead: batch[i * AHEAD + next .. + n).  With
+ * n == 0 the lane's head is the whole event in pool[i]. */
+struct ahead {
+	uint32_t next, n;
+};
+
 /* Zeroed memory for n elements on cache lines of its own: with a helper
  * thread, what one thread writes for every event must not share a line
  * with anything the other touches (malloc packs small blocks together). */
@@ -64,6 +74,9 @@ struct vms_replay_merge {
 	uint64_t *head_seq;          /* lane -> that event's seq */
 	size_t *heap;                /* lane indices, min seq first */
 	size_t heap_len;
+	/* vms_replay_run_heap: heap events decoded ahead, per lane */
+	struct ahead *ahead;
+	struct vms_heap_event *batch; /* lane i's: batch[i * AHEAD ...] */
 };
 
 void vms_replay_init(struct vms_replay *rp, struct vms_recording *rec)
@@ -81,6 +94,8 @@ void vms_replay_init(struct vms_replay *rp, struct vms_recording *rec)
 	m->pool = lines_calloc(n, sizeof(*m->pool));
 	m->head_seq = lines_calloc(n, sizeof(*m->head_seq));
 	m->heap = lines_calloc(n, sizeof(*m->heap));
+	m->ahead = lines_calloc(n, sizeof(*m->ahead));
+	m->batch = lines_calloc(n * AHEAD, sizeof(*m->batch));
 	for (size_t i = 0; i < n; i++) {
 		m->logs[i] = rec->logs[i];
 		vms_logreader_init(&rp->readers[i], &m->logs[i], &rp->stacks,
@@ -103,6 +118,8 @@ void vms_replay_release(struct vms_replay *rp)
 		free(m->pool);
 		free(m->head_seq);
 		free(m->heap);
+		free(m->ahead);
+		free(m->batch);
 		free(m);
 	}
 	vms_stacks_release(&rp->stacks);
@@ -824,6 +841,161 @@ static bool run_threaded(struct vms_replay *rp, vms_replay_fn fn, void *ctx,
 	*result = p->result;
 	pipe_release(p);
 	return true;
+}
+
+/* ---- heap events in short form (vms_replay_run_heap) ----------------------
+ *
+ * Each lane's head is the next of its heap events decoded ahead, or, when
+ * it has none, a whole event in its pool slot.  A lane's next batch is
+ * decoded right after its last head was delivered: the same point of the
+ * merge at which decode_head would have decoded that lane's next event, so
+ * the stack table learns the same stacks in the same order, and a lane's
+ * end (its damage) is found at the same point too.
+ */
+
+/* Refill lane i after its head was delivered (or at the start).  false
+ * when the lane is finished; *damage is then lane_damage(). */
+static bool refill(struct vms_replay_merge *m, size_t i, char **damage)
+{
+	struct ahead *a = &m->ahead[i];
+	struct vms_heap_event *b = &m->batch[i * AHEAD];
+	uint32_t n;
+
+	n = (uint32_t)vms_logreader_heap_batch(&m->readers[i], b, AHEAD);
+	a->next = 0;
+	a->n = n;
+	if (n) {
+		m->head_seq[i] = b[0].seq;
+		return true;
+	}
+	return decode_head(m, i, damage);
+}
+
+/* How many of lane's decoded-ahead events, from its head on, come before
+ * every other lane's head: the run one heap_fn call gets. */
+static inline uint32_t run_length(const struct vms_replay_merge *m,
+				  size_t lane)
+{
+	const struct ahead *a = &m->ahead[lane];
+	const struct vms_heap_event *b = &m->batch[lane * AHEAD];
+	const size_t *h = m->heap;
+	uint32_t k = a->next + 1;
+	uint64_t os;
+	size_t o;
+
+	if (m->heap_len < 2)
+		return a->n - a->next;
+	o = h[1];
+	if (m->heap_len > 2 && before(m, h[2], o))
+		o = h[2];
+	os = m->head_seq[o];
+	/* (seq, lane) order: on a tie the lower lane goes first */
+	while (k < a->n && (b[k].seq < os || (b[k].seq == os && lane < o)))
+		k++;
+	return k - a->next;
+}
+
+static int run_heap_inline(struct vms_replay *rp, vms_replay_fn fn,
+			   vms_replay_heap_fn heap_fn, void *ctx)
+{
+	struct vms_replay_merge *m = rp->merge;
+	struct progress prog;
+	uint64_t tick = 0x10000;
+	char *damage = NULL;
+	int r = 0;
+
+	progress_init(&prog, rp);
+	for (size_t i = 0; i < m->n; i++) {
+		if (refill(m, i, &damage))
+			m->heap[m->heap_len++] = i;
+		else if (damage)
+			add_damage(rp, m->logs[i].lane, damage);
+	}
+	heapify(m);
+	while (m->heap_len) {
+		size_t lane = m->heap[0];
+		struct ahead *a = &m->ahead[lane];
+		bool more;
+
+		if (a->n) {
+			uint32_t k = run_length(m, lane);
+
+			rp->events += k;
+			r = heap_fn(&m->batch[lane * AHEAD + a->next], k,
+				    m->logs[lane].lane, ctx);
+			if (r)
+				goto out;
+			a->next += k;
+			if (a->next < a->n) {
+				m->head_seq[lane] =
+					m->batch[lane * AHEAD + a->next].seq;
+				more = true;
+			} else {
+				more = refill(m, lane, &damage);
+			}
+		} else {
+			rp->events++;
+			r = fn(&m->pool[lane], ctx);
+			if (r)
+				goto out;
+			more = refill(m, lane, &damage);
+		}
+		if (__builtin_expect(rp->events >= tick, 0)) {
+			tick = (rp->events | 0xffff) + 1;
+			if (prog.on)
+				progress_tick(&prog, rp, rp->events);
+		}
+		if (!more && damage)
+			add_damage(rp, m->logs[lane].lane, damage);
+		after_step(m, more);
+	}
+out:
+	progress_done(&prog);
+	return r;
+}
+
+/* With a helper thread: the whole events of the pipe, the heap ones
+ * turned into the short form one by one. */
+struct heap_split {
+	vms_replay_fn fn;
+	vms_replay_heap_fn heap_fn;
+	void *ctx;
+};
+
+static int split_event(const struct vms_event *ev, void *ctx)
+{
+	const struct heap_split *hs = ctx;
+	struct vms_heap_event h;
+
+	if (!is_heap_record(ev->type))
+		return hs->fn(ev, hs->ctx);
+	h = (struct vms_heap_event){
+		.seq = ev->seq,
+		.addr = ev->addr,
+		.size = ev->size,
+		.align = ev->align,
+		.old_addr = ev->old_addr,
+		.time_ns = ev->time_ns,
+		.offset = ev->offset,
+		.gstack = ev->gstack,
+		.stack = ev->stack,
+		.type = (uint8_t)ev->type,
+		.api = (uint8_t)ev->api,
+	};
+	return hs->heap_fn(&h, 1, ev->lane, hs->ctx);
+}
+
+int vms_replay_run_heap(struct vms_replay *rp, vms_replay_fn fn,
+			vms_replay_heap_fn heap_fn, void *ctx)
+{
+	struct heap_split hs = { fn, heap_fn, ctx };
+	int r;
+
+	if (rp->ran++)
+		return 0;
+	if (want_helper(rp) && run_threaded(rp, split_event, &hs, &r))
+		return r;
+	return run_heap_inline(rp, fn, heap_fn, ctx);
 }
 
 int vms_replay_run(struct vms_replay *rp, vms_replay_fn fn, void *ctx)

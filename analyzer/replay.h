@@ -86,6 +86,20 @@ int vms_replay_run(struct vms_replay *rp, vms_replay_fn fn, void *ctx);
  * /proc/loadavg). */
 bool vms_replay_threads_allowed(void);
 
+/* A run of heap events (ALLOC or FREE, logreader.h's short form) of log
+ * lane `lane`: the next n events of the merged order.  Return 0 to go on,
+ * anything else to stop the replay with that value. */
+typedef int (*vms_replay_heap_fn)(const struct vms_heap_event *ev, size_t n,
+				  uint32_t lane, void *ctx);
+
+/* vms_replay_run, but the heap events go to heap_fn in short form, in runs
+ * of one lane's events (as many as come one after another in the merged
+ * order, up to a batch), and only the other events go to fn.  The order,
+ * the global stack ids and the damage are the same as vms_replay_run's.
+ * rp->hint is not used.  Runs once (either this or vms_replay_run). */
+int vms_replay_run_heap(struct vms_replay *rp, vms_replay_fn fn,
+			vms_replay_heap_fn heap_fn, void *ctx);
+
 /* Global id of lane `lane`'s stack id `id` as defined so far in that lane
  * (e.g. THREAD_BEGIN.creator_stack); 0 when unknown.  Not from inside the
  * callback of vms_replay_run. */

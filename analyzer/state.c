@@ -404,14 +404,41 @@ void vms_state_apply_general(struct vms_state *st, const struct vms_event *ev)
 	peak(&st->peak_shm, st->shm_bytes, ev);
 }
 
-void vms_state_realloc_free(struct vms_state *st, const struct vms_event *ev)
+void vms_state_realloc_free(struct vms_state *st, uint32_t api, uint32_t lane,
+			    uint64_t addr, uint64_t seq, uint64_t time_ns)
 {
 	st->events++;
-	if (ev->seq > st->last_seq)
-		st->last_seq = ev->seq;
-	if (ev->time_ns > st->last_time_ns)
-		st->last_time_ns = ev->time_ns;
-	apply_free(st, ev, NULL);
+	if (seq > st->last_seq)
+		st->last_seq = seq;
+	if (time_ns > st->last_time_ns)
+		st->last_time_ns = time_ns;
+	st->calls[api]++;
+	set_pending(st, NULL, lane, VMS_PENDING_REALLOC, addr);
+	heap_remove(st, addr);
+}
+
+void vms_state_apply_heap_general(struct vms_state *st,
+				  const struct vms_heap_event *h,
+				  uint32_t lane)
+{
+	/* The event the short form stands for: the general way reads only
+	 * the fields through old_addr of a heap event. */
+	struct vms_event ev = {
+		.type = (enum vms_rec_type)h->type,
+		.api = (enum vms_api)h->api,
+		.lane = lane,
+		.stack = h->stack,
+		.gstack = h->gstack,
+		.seq = h->seq,
+		.time_ns = h->time_ns,
+		.offset = (size_t)h->offset,
+		.addr = h->addr,
+		.size = h->size,
+		.align = h->align,
+		.old_addr = h->old_addr,
+	};
+
+	vms_state_apply_general(st, &ev);
 }
 
 void vms_state_hint(uint32_t type, uint64_t addr, void *ctx)

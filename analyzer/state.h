@@ -82,8 +82,10 @@ void vms_state_release(struct vms_state *st);
  * below, by the same rules as vms_state_apply_general, which does
  * everything else. */
 void vms_state_apply_general(struct vms_state *st, const struct vms_event *ev);
-/* The FREE half of a realloc.  pre: none pending in its lane. */
-void vms_state_realloc_free(struct vms_state *st, const struct vms_event *ev);
+/* The FREE half of a realloc (api: realloc or reallocarray).  pre: none
+ * pending in its lane. */
+void vms_state_realloc_free(struct vms_state *st, uint32_t api, uint32_t lane,
+			    uint64_t addr, uint64_t seq, uint64_t time_ns);
 
 /* A lane's half-done two-record call: what its release half left for
  * the acquire half that follows in the same lane. */
@@ -102,26 +104,32 @@ static inline bool vms_state_is_realloc(uint32_t api)
 	return api == VMS_API_REALLOC || api == VMS_API_REALLOCARRAY;
 }
 
-static inline void vms_state_apply(struct vms_state *st,
-				   const struct vms_event *ev)
+/* The heap event whose fields are given (type VMS_REC_ALLOC or FREE), the
+ * short way when it can go one: false when it must go through
+ * vms_state_apply_general, with nothing changed yet. */
+static inline __attribute__((always_inline)) bool
+vms_state_heap_fast(struct vms_state *st, uint32_t type, uint32_t api,
+		    uint32_t lane, uint64_t seq, uint64_t time_ns,
+		    uint64_t addr, uint64_t size, uint64_t old_addr,
+		    vms_stack_id gstack)
 {
 	struct vms_alloc old;
 
 	if (__builtin_expect(st->sample_bytes != 0, 0))
-		goto general;
+		return false;
 	if (st->nr_pending) {
 		/* One half-done call, and we know whose: another lane's leaves
 		 * this event free to go the short way; this lane's may be the
 		 * FREE half of a realloc whose ALLOC half this is. */
 		struct vms_lane_pending *lp = st->pend_lp;
 		if (st->nr_pending != 1 || !lp)
-			goto general;
-		if (st->pend_lane == ev->lane) {
-			if (ev->type != VMS_REC_ALLOC || !ev->addr ||
-			    !vms_state_is_realloc(ev->api) ||
+			return false;
+		if (st->pend_lane == lane) {
+			if (type != VMS_REC_ALLOC || !addr ||
+			    !vms_state_is_realloc(api) ||
 			    lp->kind != VMS_PENDING_REALLOC ||
-			    lp->addr != ev->old_addr)
-				goto general;
+			    lp->addr != old_addr)
+				return false;
 			lp->kind = VMS_PENDING_NONE;
 			lp->have_region = false;
 			st->nr_pending = 0;
@@ -129,45 +137,69 @@ static inline void vms_state_apply(struct vms_state *st,
 			goto alloc; /* the call was counted with the FREE */
 		}
 	}
-	if (ev->type == VMS_REC_FREE) {
-		if (ev->api != VMS_API_FREE) {
-			vms_state_realloc_free(st, ev);
-			return;
+	if (type == VMS_REC_FREE) {
+		if (api != VMS_API_FREE) {
+			vms_state_realloc_free(st, api, lane, addr, seq,
+					       time_ns);
+			return true;
 		}
-		if (vms_heapmap_remove(&st->heap, ev->addr, &old))
+		if (vms_heapmap_remove(&st->heap, addr, &old))
 			st->heap_bytes -= old.size;
 		else
 			st->unmatched_frees++;
-		st->calls[ev->api]++;
-	} else if (ev->type == VMS_REC_ALLOC && ev->addr &&
-		   !vms_state_is_realloc(ev->api)) {
-		st->calls[ev->api]++;
+		st->calls[api]++;
+	} else if (type == VMS_REC_ALLOC && addr &&
+		   !vms_state_is_realloc(api)) {
+		st->calls[api]++;
 alloc:;
-		struct vms_alloc a = { ev->addr, ev->size, ev->seq,
-				       ev->gstack, ev->lane };
-		st->total_allocated_bytes += ev->size;
+		struct vms_alloc a = { addr, size, seq, gstack, lane };
+		st->total_allocated_bytes += size;
 		st->total_allocations++;
 		if (vms_heapmap_put(&st->heap, &a, &old)) {
 			st->heap_bytes -= old.size;
 			st->replaced_allocs++;
 		}
-		st->heap_bytes += ev->size;
+		st->heap_bytes += size;
 		if (st->heap_bytes > st->peak_heap.bytes) {
 			st->peak_heap.bytes = st->heap_bytes;
-			st->peak_heap.seq = ev->seq;
-			st->peak_heap.time_ns = ev->time_ns;
+			st->peak_heap.seq = seq;
+			st->peak_heap.time_ns = time_ns;
 		}
 	} else {
-		goto general;
+		return false;
 	}
 	st->events++;
-	if (ev->seq > st->last_seq)
-		st->last_seq = ev->seq;
-	if (ev->time_ns > st->last_time_ns)
-		st->last_time_ns = ev->time_ns;
-	return;
-general:
-	vms_state_apply_general(st, ev);
+	if (seq > st->last_seq)
+		st->last_seq = seq;
+	if (time_ns > st->last_time_ns)
+		st->last_time_ns = time_ns;
+	return true;
+}
+
+static inline void vms_state_apply(struct vms_state *st,
+				   const struct vms_event *ev)
+{
+	if (!vms_state_heap_fast(st, ev->type, ev->api, ev->lane, ev->seq,
+				 ev->time_ns, ev->addr, ev->size, ev->old_addr,
+				 ev->gstack))
+		vms_state_apply_general(st, ev);
+}
+
+/* A heap event of lane `lane` in short form (vms_replay_run_heap): the
+ * same as vms_state_apply of the event it stands for. */
+void vms_state_apply_heap_general(struct vms_state *st,
+				  const struct vms_heap_event *h,
+				  uint32_t lane);
+
+static inline __attribute__((always_inline)) void
+vms_state_apply_heap(struct vms_state *st,
+					const struct vms_heap_event *h,
+					uint32_t lane)
+{
+	if (!vms_state_heap_fast(st, h->type, h->api, lane, h->seq,
+				 h->time_ns, h->addr, h->size, h->old_addr,
+				 h->gstack))
+		vms_state_apply_heap_general(st, h, lane);
 }
 
 /* A vms_replay_hint_fn (ctx: the state): an event of this type at addr

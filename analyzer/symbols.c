@@ -33,6 +33,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define DEBUG_ROOT "/usr/lib/debug"
@@ -558,6 +561,110 @@ static bool local_debuginfo_possible(Dwfl_Module *mod, const char *file_name,
 	return false;
 }
 
+/* The debug sections no lookup of ours reads: variable locations and
+ * macros.  libdw (0.188) decompresses every compressed debug section of a
+ * file when it opens it, needed or not. */
+static bool unread_section(const char *name)
+{
+	static const char *const names[] = {
+		".debug_loc", ".debug_loclists", ".debug_macro",
+		".debug_macinfo",
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++)
+		if (!strcmp(name, names[i]))
+			return true;
+	return false;
+}
+
+/* The module's debug file in the build-id directory, when it is there,
+ * has the module's build id, and has compressed sections that no lookup
+ * reads: a copy of it in memory where those are SHT_NOBITS (libdw skips
+ * them, so they stay compressed), its name in *name.  -1 otherwise (then
+ * the standard search goes on, which finds the same file if it is
+ * right). */
+static int slim_build_id_debuginfo(Dwfl_Module *mod, char **name)
+{
+	const unsigned char *bits;
+	const void *fbits;
+	GElf_Addr vaddr;
+	int len = dwfl_module_build_id(mod, &bits, &vaddr);
+	char path[sizeof(DEBUG_ROOT) + 16 + 2 * MAX_BUILD_ID + 8];
+	uint32_t patch[8];
+	size_t nr = 0, shnum, shstrndx, shentsize = 0;
+	uint64_t shoff = 0;
+	bool msb = false;
+	struct stat st;
+	Elf *elf;
+	int fd, copy = -1;
+
+	if (len < 2 || len > MAX_BUILD_ID)
+		return -1;
+	int at = snprintf(path, sizeof(path), "%s/.build-id/%02x/", DEBUG_ROOT,
+			  bits[0]);
+	for (int i = 1; i < len; i++)
+		at += snprintf(path + at, sizeof(path) - (size_t)at, "%02x",
+			       bits[i]);
+	snprintf(path + at, sizeof(path) - (size_t)at, ".debug");
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return -1;
+	}
+	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	if (elf && elf_kind(elf) == ELF_K_ELF &&
+	    dwelf_elf_gnu_build_id(elf, &fbits) == len &&
+	    !memcmp(fbits, bits, (size_t)len) &&
+	    !elf_getshdrnum(elf, &shnum) && !elf_getshdrstrndx(elf, &shstrndx)) {
+		GElf_Ehdr eh;
+		Elf_Scn *scn = NULL;
+		if (gelf_getehdr(elf, &eh)) {
+			shoff = eh.e_shoff;
+			shentsize = eh.e_shentsize;
+			msb = eh.e_ident[EI_DATA] == ELFDATA2MSB;
+		}
+		while (shoff && (scn = elf_nextscn(elf, scn)) != NULL) {
+			GElf_Shdr sh;
+			const char *sn;
+			if (!gelf_getshdr(scn, &sh) ||
+			    !(sh.sh_flags & SHF_COMPRESSED) ||
+			    sh.sh_type == SHT_NOBITS)
+				continue;
+			sn = elf_strptr(elf, shstrndx, sh.sh_name);
+			if (sn && unread_section(sn) &&
+			    nr < sizeof(patch) / sizeof(*patch))
+				patch[nr++] = (uint32_t)elf_ndxscn(scn);
+		}
+	}
+	elf_end(elf);
+	if (nr)
+		copy = memfd_create("vmspy-debuginfo", MFD_CLOEXEC);
+	if (copy >= 0 && ftruncate(copy, st.st_size))
+		goto fail;
+	for (off_t o = 0; copy >= 0 && o < st.st_size;)
+		if (sendfile(copy, fd, &o, (size_t)(st.st_size - o)) <= 0)
+			goto fail;
+	/* sh_type: the second 32-bit word of a section header (ELF32 and
+	 * ELF64 alike), in the file's byte order */
+	for (size_t i = 0; copy >= 0 && i < nr; i++) {
+		unsigned char t[4] = { 0 };
+		t[msb ? 3 : 0] = SHT_NOBITS;
+		if (pwrite(copy, t, 4, (off_t)(shoff + patch[i] * shentsize +
+					       4)) != 4)
+			goto fail;
+	}
+	close(fd);
+	if (copy >= 0)
+		*name = strdup(path);
+	return copy;
+fail:
+	close(copy);
+	close(fd);
+	return -1;
+}
+
 /* dwfl_standard_find_debuginfo, but when no local file can match and no
  * debuginfod server is configured, "not found" at once: elfutils 0.188
  * would otherwise dlopen libdebuginfod and its ~25 dependencies (10-20 ms,
@@ -570,7 +677,13 @@ static int find_debuginfo(Dwfl_Module *mod, void **userdata,
 			  GElf_Word debuglink_crc, char **debuginfo_file_name)
 {
 	const char *urls = getenv("DEBUGINFOD_URLS");
+	int fd;
 
+	/* (a debuglink name without a CRC may be the search for a dwz
+	 * alternate file) */
+	if (!(debuglink_file && !debuglink_crc) &&
+	    (fd = slim_build_id_debuginfo(mod, debuginfo_file_name)) >= 0)
+		return fd;
 	if ((!urls || !*urls) && !(debuglink_file && !debuglink_crc) &&
 	    !local_debuginfo_possible(mod, file_name, debuglink_file)) {
 		errno = ENOENT;

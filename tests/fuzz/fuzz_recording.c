@@ -14,8 +14,9 @@
  *
  * Each input is written into a private temporary directory and read the way
  * the reports read it: vms_recording_open, every snapshot parsed with its
- * smaps, the leaks file, a full replay into the live state (on one thread
- * and with the helper thread: the two must agree), then the
+ * smaps, the leaks file, a full replay into the live state (on one thread,
+ * with the helper thread, and with the heap events in short form: the
+ * three must agree), then the
  * commands themselves (summary --json and text, leaks --json, maps --json,
  * timeline --csv, flame, diff of the recording against itself) with stdout
  * sent to /dev/null.  Symbolization is cut off at vms_symtab_new (linked
@@ -131,6 +132,14 @@ static int on_event(const struct vms_event *ev, void *ctx)
 	return 0;
 }
 
+static int on_heap(const struct vms_heap_event *ev, size_t n, uint32_t lane,
+		   void *ctx)
+{
+	for (size_t i = 0; i < n; i++)
+		vms_state_apply_heap(ctx, &ev[i], lane);
+	return 0;
+}
+
 static void read_directly(void)
 {
 	struct vms_recording rec;
@@ -146,31 +155,39 @@ static void read_directly(void)
 		vms_leakfile_lookup(&lf, lf.entries[0].addr + 1);
 	vms_leakfile_release(&lf);
 
-	/* The replay on one thread and with a helper thread must agree. */
-	struct vms_replay rp[2];
-	struct vms_state st[2];
-	for (int t = 0; t < 2; t++) {
-		setenv("VMSPY_ANALYZER_THREADS", t ? "2" : "1", 1);
+	/* The replay on one thread, with a helper thread, and with the heap
+	 * events in short form must agree. */
+	struct vms_replay rp[3];
+	struct vms_state st[3];
+	for (int t = 0; t < 3; t++) {
+		setenv("VMSPY_ANALYZER_THREADS", t == 1 ? "2" : "1", 1);
 		vms_replay_init(&rp[t], &rec);
 		vms_state_init(&st[t], rec.meta.page_size, rec.meta.pid);
-		vms_replay_run(&rp[t], on_event, &st[t]);
+		if (t == 2)
+			vms_replay_run_heap(&rp[t], on_event, on_heap, &st[t]);
+		else
+			vms_replay_run(&rp[t], on_event, &st[t]);
 	}
 	unsetenv("VMSPY_ANALYZER_THREADS");
-	if (rp[0].events != rp[1].events ||
-	    rp[0].nr_damage != rp[1].nr_damage ||
-	    vms_stacks_count(&rp[0].stacks) != vms_stacks_count(&rp[1].stacks) ||
-	    st[0].heap_bytes != st[1].heap_bytes ||
-	    st[0].heap.count != st[1].heap.count ||
-	    st[0].mmap_bytes != st[1].mmap_bytes ||
-	    st[0].peak_heap.seq != st[1].peak_heap.seq ||
-	    st[0].last_time_ns != st[1].last_time_ns ||
-	    memcmp(st[0].calls, st[1].calls, sizeof(st[0].calls)))
-		abort();
-	for (size_t i = 0; i < rp[0].nr_damage; i++)
-		if (rp[0].damage[i].lane != rp[1].damage[i].lane ||
-		    strcmp(rp[0].damage[i].message, rp[1].damage[i].message))
+	for (int t = 1; t < 3; t++) {
+		if (rp[0].events != rp[t].events ||
+		    rp[0].nr_damage != rp[t].nr_damage ||
+		    vms_stacks_count(&rp[0].stacks) !=
+			    vms_stacks_count(&rp[t].stacks) ||
+		    st[0].heap_bytes != st[t].heap_bytes ||
+		    st[0].heap.count != st[t].heap.count ||
+		    st[0].mmap_bytes != st[t].mmap_bytes ||
+		    st[0].peak_heap.seq != st[t].peak_heap.seq ||
+		    st[0].last_time_ns != st[t].last_time_ns ||
+		    memcmp(st[0].calls, st[t].calls, sizeof(st[0].calls)))
 			abort();
-	for (int t = 0; t < 2; t++) {
+		for (size_t i = 0; i < rp[0].nr_damage; i++)
+			if (rp[0].damage[i].lane != rp[t].damage[i].lane ||
+			    strcmp(rp[0].damage[i].message,
+				   rp[t].damage[i].message))
+				abort();
+	}
+	for (int t = 0; t < 3; t++) {
 		vms_state_release(&st[t]);
 		vms_replay_release(&rp[t]);
 	}

@@ -1129,6 +1129,266 @@ static void replay_threads_same(void **state)
 	synth_rmdir(dir);
 }
 
+/* ---- heap events in short form (vms_replay_run_heap) ---- */
+
+/* What both ways of a replay produce: the events in order, the state and
+ * the per-stack ALLOC totals. */
+struct heap_trace {
+	struct trace t;
+	struct vms_state st;
+	uint64_t sites[256][2];
+};
+
+static void heap_trace_add(struct heap_trace *h, uint64_t seq, uint32_t lane,
+			   uint64_t gstack, uint32_t type, uint32_t api,
+			   uint64_t addr, uint64_t size, uint64_t old_addr,
+			   uint64_t time_ns, uint64_t offset)
+{
+	const uint64_t f[] = { seq, lane, gstack, type, api, addr, size,
+			       old_addr, time_ns, offset };
+
+	if (h->t.n + 10 > h->t.alloc) {
+		h->t.alloc = h->t.alloc ? 2 * h->t.alloc : 4096;
+		h->t.v = realloc(h->t.v, h->t.alloc * sizeof(*h->t.v));
+		assert_non_null(h->t.v);
+	}
+	memcpy(h->t.v + h->t.n, f, sizeof(f));
+	h->t.n += 10;
+	if (type == VMS_REC_ALLOC) {
+		assert_true(gstack < 256);
+		h->sites[gstack][0] += size;
+		h->sites[gstack][1]++;
+	}
+}
+
+static int heap_whole(const struct vms_event *ev, void *ctx)
+{
+	struct heap_trace *h = ctx;
+
+	heap_trace_add(h, ev->seq, ev->lane, ev->gstack, ev->type, ev->api,
+		       ev->addr, ev->size, ev->old_addr, ev->time_ns,
+		       ev->offset);
+	vms_state_apply(&h->st, ev);
+	return 0;
+}
+
+static int heap_short(const struct vms_heap_event *ev, size_t n,
+		      uint32_t lane, void *ctx)
+{
+	struct heap_trace *h = ctx;
+
+	assert_true(n >= 1);
+	for (size_t i = 0; i < n; i++) {
+		heap_trace_add(h, ev[i].seq, lane, ev[i].gstack, ev[i].type,
+			       ev[i].api, ev[i].addr, ev[i].size,
+			       ev[i].old_addr, ev[i].time_ns, ev[i].offset);
+		vms_state_apply_heap(&h->st, &ev[i], lane);
+	}
+	return 0;
+}
+
+/* Replay dir the general way (lean false) or with the heap events in
+ * short form, with VMSPY_ANALYZER_THREADS=threads, into h; the damage
+ * messages and the stack count are appended to the trace. */
+static void heap_replay(const char *dir, bool lean, const char *threads,
+			struct heap_trace *h)
+{
+	struct vms_recording rec;
+	struct vms_replay rp;
+
+	memset(h, 0, sizeof(*h));
+	vms_state_init(&h->st, 4096, PID);
+	setenv("VMSPY_ANALYZER_THREADS", threads, 1);
+	assert_int_equal(vms_recording_open(&rec, dir), 0);
+	vms_replay_init(&rp, &rec);
+	if (lean)
+		assert_int_equal(vms_replay_run_heap(&rp, heap_whole,
+						     heap_short, h), 0);
+	else
+		assert_int_equal(vms_replay_run(&rp, heap_whole, h), 0);
+	unsetenv("VMSPY_ANALYZER_THREADS");
+	heap_trace_add(h, vms_stacks_count(&rp.stacks), 0, 0, 0, 0, 0, 0, 0,
+		       rp.events, rp.nr_damage);
+	for (size_t i = 0; i < rp.nr_damage; i++) {
+		const char *m = rp.damage[i].message;
+		uint64_t x = 14695981039346656037ull;
+		for (; *m; m++)
+			x = (x ^ (unsigned char)*m) * 1099511628211ull;
+		heap_trace_add(h, rp.damage[i].lane, 0, 0, 0, 0, 0, 0, 0, x,
+			       0);
+	}
+	vms_replay_release(&rp);
+	vms_recording_release(&rec);
+}
+
+static void heap_trace_same(struct heap_trace *a, struct heap_trace *b)
+{
+	assert_int_equal(a->t.n, b->t.n);
+	assert_memory_equal(a->t.v, b->t.v, a->t.n * sizeof(*a->t.v));
+	assert_memory_equal(a->sites, b->sites, sizeof(a->sites));
+	assert_memory_equal(a->st.calls, b->st.calls, sizeof(a->st.calls));
+	assert_int_equal(a->st.events, b->st.events);
+	assert_int_equal(a->st.heap_bytes, b->st.heap_bytes);
+	assert_int_equal(a->st.heap.count, b->st.heap.count);
+	assert_int_equal(a->st.mmap_bytes, b->st.mmap_bytes);
+	assert_int_equal(a->st.total_allocated_bytes,
+			 b->st.total_allocated_bytes);
+	assert_int_equal(a->st.total_allocations, b->st.total_allocations);
+	assert_int_equal(a->st.unmatched_frees, b->st.unmatched_frees);
+	assert_int_equal(a->st.replaced_allocs, b->st.replaced_allocs);
+	assert_memory_equal(&a->st.peak_heap, &b->st.peak_heap,
+			    sizeof(a->st.peak_heap));
+	assert_int_equal(a->st.last_seq, b->st.last_seq);
+	assert_int_equal(a->st.last_time_ns, b->st.last_time_ns);
+	assert_int_equal(a->st.threads, b->st.threads);
+	{
+		const struct vms_alloc *x;
+		for (size_t it = 0; (x = vms_heapmap_next(&a->st.heap, &it));) {
+			const struct vms_alloc *y =
+				vms_heapmap_find(&b->st.heap, x->addr);
+			assert_non_null(y);
+			assert_memory_equal(x, y, sizeof(*x));
+		}
+	}
+}
+
+static void heap_trace_release(struct heap_trace *h)
+{
+	free(h->t.v);
+	vms_state_release(&h->st);
+}
+
+/* Random interleaved lanes: runs of one lane and lanes taking turns, equal
+ * seqs in different lanes, stacks defined (and one redefined) along the
+ * way, TIME and SKIP between heap records, full and compact headers,
+ * realloc halves (in place, moving, to 0), frees of other lanes' blocks,
+ * mmaps and thread records, a lane damaged midway, one damaged in a heap
+ * record's body and an empty lane: the replay with the heap events in
+ * short form gives the same events in the same order, with the same
+ * stacks, the same damage and the same state as the general one, with
+ * one thread and with two. */
+static void replay_heap_same(void **state)
+{
+	enum { LANES = 6, STEPS = 60000 };
+	struct synth_log l[LANES];
+	struct heap_trace gen, lean, lean2;
+	static const uint8_t bad[3] = { VMS_REC_FREE, 0x88, 0x27 };
+	/* a compact MALLOC whose stack id is undefined */
+	static const uint8_t bad_body[5] = { 0x84, 0x01, 0x7f, 0x02, 0x10 };
+	char *dir = synth_tmpdir();
+	uint64_t seq = 1, last[LANES] = { 0 }, defined[LANES] = { 0 };
+	uint64_t live[LANES][16] = { { 0 } }, next_addr = 0x100000;
+	uint64_t x = 88172645463325252ull;
+	uint32_t lane = 0;
+	(void)state;
+
+	synth_meta(dir, PID);
+	for (uint32_t i = 0; i < LANES; i++)
+		synth_log_init(&l[i], i, PID);
+	for (int k = 0; k < STEPS; k++) {
+		uint64_t r, s, id;
+		unsigned what, slot;
+
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		r = x;
+		/* runs: the same lane again most of the time */
+		if (r % 8 < 3)
+			lane = (uint32_t)(r >> 8) % 4;
+		if (k == STEPS / 3)
+			lane = 5; /* lane 5: one heap record, then damage */
+		seq += (r >> 12) % 3 == 0; /* equal seqs across lanes */
+		s = seq > last[lane] ? seq : last[lane] + 1;
+		last[lane] = s;
+		id = 1 + (r >> 20) % (defined[lane] + 3);
+		if (id > 200)
+			id = 200;
+		for (; defined[lane] < id; defined[lane]++) {
+			uint64_t d = defined[lane] + 1;
+			uint64_t frames[3] = { 0x400000 + d % 25, 0x401000,
+					       0x402000 + lane * (d & 1) };
+			synth_stack(&l[lane], d, frames, 3);
+		}
+		if (k == STEPS / 2) {
+			uint64_t frames[2] = { 0x500000, 0x500010 + lane };
+			synth_stack(&l[lane], 1, frames, 2); /* redefined */
+		}
+		if ((r >> 28) % 61 == 0)
+			synth_time(&l[lane], 1000000 + s);
+		if ((r >> 28) % 97 == 1)
+			synth_skip(&l[lane], 3);
+		if (k == STEPS * 2 / 3)
+			synth_raw(&l[3], bad, sizeof(bad)); /* lane 3 ends */
+		what = (unsigned)((r >> 34) % 32);
+		slot = (unsigned)((r >> 40) % 16);
+		if (what == 0) {
+			synth_thread_begin(&l[lane], s, 1000 + s);
+		} else if (what == 1) {
+			synth_mmap(&l[lane], s, VMS_API_MMAP, id, 0x7f0000000000ull
+				   + (s % 64) * 4096, 4096, 3, 0x22, -1, 0, "",
+				   0, 0);
+		} else if (what == 2) {
+			synth_munmap(&l[lane], s, VMS_API_MUNMAP, id,
+				     0x7f0000000000ull + (s % 64) * 4096, 4096);
+		} else if (what < 6 && live[lane][slot]) {
+			/* a realloc: FREE half, ALLOC half (in place, moving,
+			 * or realloc(p, 0): no ALLOC half) */
+			uint64_t old = live[lane][slot];
+			unsigned api = what == 5 ? VMS_API_REALLOCARRAY
+						 : VMS_API_REALLOC;
+			synth_free(&l[lane], s, api, old);
+			if (what != 3) {
+				uint64_t to = what == 4 ? old : (next_addr += 64);
+				last[lane] = ++s;
+				synth_alloc(&l[lane], s, api, id, to,
+					    1 + r % 777, 0, old);
+				live[lane][slot] = to;
+			} else {
+				live[lane][slot] = 0;
+			}
+		} else if (what < 14) {
+			/* a free, now and then of another lane's block, or
+			 * of one never seen */
+			uint32_t o = what == 13 ? (lane + 1) % 4 : lane;
+			uint64_t a = live[o][slot] ? live[o][slot] : 0x42;
+			synth_free(&l[lane], s, VMS_API_FREE, a);
+			live[o][slot] = 0;
+		} else {
+			uint64_t a = (next_addr += 64);
+			if (what < 26)
+				synth_alloc(&l[lane], s, VMS_API_MALLOC, id, a,
+					    1 + r % 999, 0, 0);
+			else if (what < 29)
+				synth_alloc_long(&l[lane], s, VMS_API_MALLOC,
+						 id, a, 1 + r % 999, 0, 0);
+			else
+				synth_alloc(&l[lane], s, VMS_API_CALLOC, 0, a,
+					    16, what == 31 ? 64 : 0, 0);
+			live[lane][slot] = a;
+		}
+		if (k == STEPS / 3)
+			synth_raw(&l[5], bad_body, sizeof(bad_body));
+	}
+	for (uint32_t i = 0; i < LANES; i++) {
+		synth_log_save(&l[i], dir);
+		synth_log_release(&l[i]);
+	}
+
+	heap_replay(dir, false, "1", &gen);
+	heap_replay(dir, true, "1", &lean);
+	heap_replay(dir, true, "2", &lean2);
+	assert_true(gen.t.n > 10 * (STEPS / 2));
+	assert_true(gen.st.calls[VMS_API_REALLOC] > 1000);
+	assert_true(gen.st.replaced_allocs + gen.st.unmatched_frees > 100);
+	heap_trace_same(&gen, &lean);
+	heap_trace_same(&gen, &lean2);
+	heap_trace_release(&gen);
+	heap_trace_release(&lean);
+	heap_trace_release(&lean2);
+	synth_rmdir(dir);
+}
+
 /* ---- live state ---- */
 
 static void realloc_in_place_and_moving(void **state)
@@ -1425,6 +1685,7 @@ int main(void)
 		cmocka_unit_test(merge_reused_address),
 		cmocka_unit_test(damage_keeps_other_lanes),
 		cmocka_unit_test(replay_threads_same),
+		cmocka_unit_test(replay_heap_same),
 		cmocka_unit_test(realloc_in_place_and_moving),
 		cmocka_unit_test(mmap_split_fixed_mremap),
 		cmocka_unit_test(mremap_moves_and_shm),
