@@ -14,9 +14,7 @@ SUITE=compress
 LABEL="compress "
 . "$(dirname "$0")/lib.sh"
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/vmspy-z.XXXXXX") || exit 2
-trap '[ -n "${KEEP:-}" ] || rm -rf "$TMP"' EXIT
-[ -n "${KEEP:-}" ] && echo "compress.sh: keeping $TMP"
+suite_tmp z
 ZC=$E2E/zchunks.py
 # VMSPY_COMPRESS=2: every sealed chunk, even one that compresses badly
 # (the default, 1, leaves those raw for a while).

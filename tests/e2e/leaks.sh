@@ -20,12 +20,7 @@ SUITE=leaks.sh
 LABEL="leaks.sh "
 . "$(dirname "$0")/lib.sh"
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/vmspy-leaks.XXXXXX") || exit 2
-if [ -n "${KEEP:-}" ]; then
-	echo "leaks.sh: keeping $TMP"
-else
-	trap 'rm -rf "$TMP"' EXIT
-fi
+suite_tmp leaks
 
 # record REC CMD...: run CMD from $D under the preload into recording REC.
 # Sets RC to CMD's exit status; stdout/stderr in REC.out / REC.err.

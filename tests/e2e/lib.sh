@@ -74,6 +74,17 @@ run_test() {
 # run_all [NAME...]: every t_* function of the sourcing script, in the
 # order they are defined (or those whose name contains a NAME); the
 # closing line; exit 1 if any failed.
+# suite_tmp NAME: TMP = a new temporary directory (vmspy-NAME.*), removed
+# at exit unless KEEP=1, which prints where it is.
+suite_tmp() {
+	TMP=$(mktemp -d "${TMPDIR:-/tmp}/vmspy-$1.XXXXXX") || exit 2
+	if [ -n "${KEEP:-}" ]; then
+		echo "$SUITE: keeping $TMP"
+	else
+		trap 'rm -rf "$TMP"' EXIT
+	fi
+}
+
 run_all() {
 	local t p want
 	for t in $(grep -o '^t_[a-z0-9_]*()' "$0" | tr -d '()'); do

@@ -29,12 +29,7 @@ SUITE=e2e
 LABEL=
 . "$(dirname "$0")/lib.sh"
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/vmspy-e2e.XXXXXX") || exit 2
-if [ -n "${KEEP:-}" ]; then
-	echo "e2e: keeping $TMP"
-else
-	trap 'rm -rf "$TMP"' EXIT
-fi
+suite_tmp e2e
 
 
 

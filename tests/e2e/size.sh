@@ -15,9 +15,7 @@ SUITE=size
 LABEL="size "
 . "$(dirname "$0")/lib.sh"
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/vmspy-size.XXXXXX") || exit 2
-trap '[ -n "${KEEP:-}" ] || rm -rf "$TMP"' EXIT
-[ -n "${KEEP:-}" ] && echo "size.sh: keeping $TMP"
+suite_tmp size
 PY=/usr/bin/python3
 
 # A python3 program whose memory moves: touches 2 MiB more every 40 ms,
