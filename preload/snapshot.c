@@ -30,6 +30,9 @@
 static uint32_t snap_count;
 static volatile int snapshots_failed;
 static uintptr_t sampler_lo, sampler_hi;
+#define SAMPLER_STACK (256 * 1024)
+static void *sampler_stack; /* its mapping, guard page first */
+static size_t sampler_stack_len;
 static int sampler_started;
 /* Snapshots in progress, and the switch that lets no new one start (see
  * vms_snapshot_close): seq_cst both, so a snapshot that starts either sees
@@ -672,6 +675,11 @@ void vms_snapshot_reset(void)
 		zs.work = NULL;
 	}
 	last_statm.valid = 0;
+	/* A fork child: the thread that ran on the parent's sampler stack
+	 * is not here. */
+	if (sampler_stack)
+		vms_sys_munmap(sampler_stack, sampler_stack_len);
+	sampler_stack = NULL;
 	sampler_lo = sampler_hi = 0;
 	sampler_started = 0;
 }
@@ -696,16 +704,6 @@ static void *sampler_main(void *arg)
 	/* The guard stays set for the thread's whole life: nothing it does
 	 * is an event of the host's. */
 	vms_tls.guard = 1;
-	pthread_attr_t attr;
-	if (!pthread_getattr_np(pthread_self(), &attr)) {
-		void *addr;
-		size_t size;
-		if (!pthread_attr_getstack(&attr, &addr, &size)) {
-			sampler_lo = (uintptr_t)addr;
-			sampler_hi = sampler_lo + size;
-		}
-		pthread_attr_destroy(&attr);
-	}
 	/* Between snapshots the thread compresses sealed log chunks
 	 * (compress.h); with VMSPY_INTERVAL_MS=0 that is all it does. */
 	for (;;) {
@@ -731,7 +729,25 @@ void vms_sampler_start(void)
 	pthread_attr_t attr;
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	pthread_attr_setstacksize(&attr, 256 * 1024);
+	/* The thread's stack is ours, so its range is known without asking
+	 * (pthread_getattr_np mallocs: glibc would then give the thread an
+	 * arena of its own, 64 MiB of address space in the host's maps). */
+	long sc = sysconf(_SC_PAGESIZE);
+	size_t pg = sc > 0 ? (size_t)sc : 4096;
+	sampler_stack_len = SAMPLER_STACK + pg;
+	sampler_stack = vms_sys_mmap(NULL, sampler_stack_len,
+				     PROT_READ | PROT_WRITE,
+				     MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK,
+				     -1, 0);
+	if (sampler_stack == MAP_FAILED) {
+		sampler_stack = NULL;
+		pthread_attr_setstacksize(&attr, SAMPLER_STACK);
+	} else {
+		(void)vms_sys_mprotect(sampler_stack, pg, PROT_NONE);
+		sampler_lo = (uintptr_t)sampler_stack + pg;
+		sampler_hi = (uintptr_t)sampler_stack + sampler_stack_len;
+		pthread_attr_setstack(&attr, (void *)sampler_lo, SAMPLER_STACK);
+	}
 	/* Signals meant for the host must never run on this thread (a
 	 * handler that longjmps would jump across threads): it starts with
 	 * every signal blocked, inherited from this mask, with no window. */

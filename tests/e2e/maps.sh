@@ -324,6 +324,20 @@ ts = [threading.Thread(target=lambda k=k: out.append(sum(range(k * 100000))))
 print(h, sorted(out))'
 maps python && share python
 
+# A program with one thread has one malloc arena, the main one (brk): the
+# recorder's own thread mallocs nothing, so glibc gives it no arena.
+record single "$PY" -c 'print(sum(len(str(i)) for i in range(100000)))'
+"$VMSPY" maps "$TMP/single.rec" --json >"$TMP/single.json" 2>"$TMP/single.err" &&
+	python3 - "$TMP/single.json" <<'PY' && ok "one thread: no malloc arena but the main one" ||
+import json, sys
+d = json.load(open(sys.argv[1]))
+arenas = [r for r in d["regions"] if r["kind"] == "malloc-arena"]
+assert not arenas, arenas
+assert any(r["kind"] == "vmspy" and "recorder thread stack" in (r.get("detail") or "")
+           for r in d["regions"])
+PY
+	fail "one thread: a malloc arena besides the main one, or no recorder thread stack ($(head -1 "$TMP/single.err"))"
+
 record threads "$EX/threads"
 maps threads && share threads
 # every snapshot of a recording can be mapped
