@@ -127,6 +127,22 @@ static void give_up(const char *why, int err)
 #define ZMIN_RATIO 2
 #define ZSKIP 15
 
+/* Reads all of [off, off + len) of fd into buf: 0, or -1. */
+static int read_at(int fd, void *buf, size_t len, uint64_t off)
+{
+	size_t got = 0;
+	while (got < len) {
+		ssize_t n = pread(fd, (char *)buf + got, len - got,
+				  (off_t)(off + got));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		got += (size_t)n;
+	}
+	return 0;
+}
+
 /* Compresses chunk k of lane l into its sidecar, then punches it out of
  * the log.  Any failure leaves the chunk raw.  Caller holds the lock. */
 static void compress_chunk(struct vms_lane *l, uint64_t k)
@@ -145,18 +161,10 @@ static void compress_chunk(struct vms_lane *l, uint64_t k)
 	if (fd < 0)
 		return;
 	off_t off = (off_t)(k * cs);
-	size_t got = 0;
-	while (got < cs) {
-		ssize_t n = pread(fd, z.in + got, cs - got, off + (off_t)got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
+	int whole = !read_at(fd, z.in, cs, (uint64_t)off);
 	/* Chunk 0 keeps its first page raw: the file header. */
 	size_t keep = k ? 0 : (size_t)page_size();
-	size_t n = got == cs ? ZSTD_compress2(z.cctx,
+	size_t n = whole ? ZSTD_compress2(z.cctx,
 					      z.out + VMS_ZFRAME_HEADER_SIZE,
 					      z.out_cap, z.in, cs)
 			     : 0;
@@ -325,21 +333,6 @@ static void *anon(size_t len)
 			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1,
 			       0);
 	return p == MAP_FAILED ? NULL : p;
-}
-
-static int read_at(int fd, void *buf, size_t len, uint64_t off)
-{
-	size_t got = 0;
-	while (got < len) {
-		ssize_t n = pread(fd, (char *)buf + got, len - got,
-				  (off_t)(off + got));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		got += (size_t)n;
-	}
-	return 0;
 }
 
 int vms_zsrc_open(struct vms_zsrc *zs, const struct vms_lane *l,
