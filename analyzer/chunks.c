@@ -269,6 +269,21 @@ static int page_is_zero(const uint8_t *p, size_t n)
 	return !memcmp(p, zero, n);
 }
 
+/* pread until len bytes or the end of the file (or an error): the count. */
+static size_t pread_full(int fd, uint8_t *buf, size_t len, size_t off)
+{
+	size_t got = 0;
+	while (got < len) {
+		ssize_t r = pread(fd, buf + got, len - got, (off_t)(off + got));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	return got;
+}
+
 /* Reads [off, off + len) of the raw log file into buf.  -1 on error. */
 static int read_raw(const struct vms_chunks *c, const struct vms_logfile *log,
 		    uint8_t *buf, size_t off, size_t len, int *has_data)
@@ -285,14 +300,8 @@ static int read_raw(const struct vms_chunks *c, const struct vms_logfile *log,
 	d = lseek(fd, (off_t)off, SEEK_DATA);
 	*has_data = !(d < 0 && errno == ENXIO) &&
 		    !(d >= 0 && (size_t)d >= off + len);
-	while (*has_data && got < len) {
-		ssize_t r = pread(fd, buf + got, len - got, (off_t)(off + got));
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		got += (size_t)r;
-	}
+	if (*has_data)
+		got = pread_full(fd, buf, len, off);
 	close(fd);
 	if (got < len)
 		memset(buf + got, 0, len - got);
@@ -379,18 +388,13 @@ static int copy_raw(const struct vms_logfile *log, struct vms_chunks *c,
 		return -1;
 	fd = openat(c->dirfd, log->name,
 		    O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-	while (fd >= 0 && got < len) {
-		ssize_t r = pread(fd, mem + got, len - got, (off_t)(lo + got));
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		got += (size_t)r;
-	}
-	if (fd >= 0)
+	if (fd >= 0) {
+		got = pread_full(fd, mem, len, lo);
 		close(fd);
+	}
 	/* A file that shrank reads as zeros past its end, as the mapping
-	 * would (SIGBUS aside). */
+	 * would (SIGBUS aside); reused memory holds the previous chunk. */
+	memset(mem + got, 0, maplen - got);
 	ok = fd >= 0;
 	if (ok) {
 		mprotect(mem, maplen, PROT_READ);
