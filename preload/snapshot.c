@@ -33,6 +33,15 @@ static uintptr_t sampler_lo, sampler_hi;
 #define SAMPLER_STACK (256 * 1024)
 static void *sampler_stack; /* its mapping, guard page first */
 static size_t sampler_stack_len;
+
+/* Only when no thread runs on it. */
+static void sampler_stack_free(void)
+{
+	if (sampler_stack)
+		vms_sys_munmap(sampler_stack, sampler_stack_len);
+	sampler_stack = NULL;
+	sampler_lo = sampler_hi = 0;
+}
 static int sampler_started;
 /* Snapshots in progress, and the switch that lets no new one start (see
  * vms_snapshot_close): seq_cst both, so a snapshot that starts either sees
@@ -677,10 +686,7 @@ void vms_snapshot_reset(void)
 	last_statm.valid = 0;
 	/* A fork child: the thread that ran on the parent's sampler stack
 	 * is not here. */
-	if (sampler_stack)
-		vms_sys_munmap(sampler_stack, sampler_stack_len);
-	sampler_stack = NULL;
-	sampler_lo = sampler_hi = 0;
+	sampler_stack_free();
 	sampler_started = 0;
 }
 
@@ -754,11 +760,13 @@ void vms_sampler_start(void)
 	sigset_t all, old;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	if (vms_real.pthread_create(&t, &attr, sampler_main, NULL))
+	if (vms_real.pthread_create(&t, &attr, sampler_main, NULL)) {
 		vms_note("cannot start the snapshot thread; only start and exit snapshots are taken, log chunks are compressed at exit only",
 			 (char *)NULL);
-	else
+		sampler_stack_free();
+	} else {
 		sampler_started = 1;
+	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_attr_destroy(&attr);
 }
